@@ -1,0 +1,302 @@
+"""Verbs that change organisations and accounts. Each is atomic and writes its audit event."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .. import audit
+from ..creditcode import CreditCodeError, validate_credit_code
+from ..errors import NotPermitted, PortalError
+from ..models import (
+    LICENCE_AUTHORITY,
+    LicenceCategory,
+    Organisation,
+    OrgKind,
+    Role,
+    User,
+)
+from . import totp
+
+
+def _require_regulator(actor) -> None:
+    """``actor=None`` is the system (CLI bootstrap); otherwise a regulator's admin."""
+    if actor is None:
+        return
+    if not (actor.is_regulator and actor.role == Role.ADMIN):
+        raise NotPermitted("只有通信管理局的管理员可以管理单位")
+
+
+def organisation_create(
+    *,
+    actor,
+    kind: str,
+    name: str,
+    credit_code: str,
+    licence_category: str = "",
+    province: str = "",
+    contact_email: str = "",
+) -> tuple[Organisation, bool]:
+    """Create an organisation, or return the existing one with the same credit code.
+
+    Institutions must name a licence category (000 §一(一)); the licensing authority
+    follows from it. Returns ``(organisation, created)``; running twice changes nothing.
+    """
+    _require_regulator(actor)
+    try:
+        code = validate_credit_code(credit_code)
+    except CreditCodeError as exc:
+        raise PortalError(exc.message, code="credit_code", field="credit_code") from exc
+    if kind not in OrgKind.values:
+        raise PortalError(f"单位类型“{kind}”无效", code="kind", field="kind")
+    name = (name or "").strip()
+    if not name:
+        raise PortalError("单位名称不能为空", code="name", field="name")
+    authority = ""
+    if kind == OrgKind.INSTITUTION:
+        if licence_category not in LicenceCategory.values:
+            choices = "、".join(f"{v}（{label}）" for v, label in LicenceCategory.choices)
+            raise PortalError(
+                f"金融机构的许可类别“{licence_category}”无效，可选：{choices}",
+                code="licence_category",
+                field="licence_category",
+            )
+        authority = LICENCE_AUTHORITY[LicenceCategory(licence_category)]
+    else:
+        licence_category = ""
+    with transaction.atomic():
+        existing = Organisation.objects.select_for_update().filter(credit_code=code).first()
+        if existing is not None:
+            if existing.kind != kind:
+                raise PortalError(
+                    f"统一社会信用代码 {code} 已登记为"
+                    f"“{existing.get_kind_display()}”{existing.name}",
+                    code="credit_code_taken",
+                    field="credit_code",
+                )
+            return existing, False
+        org = Organisation.objects.create(
+            kind=kind,
+            name=name,
+            credit_code=code,
+            licence_category=licence_category,
+            licensing_authority=authority,
+            province=province.strip(),
+            contact_email=contact_email.strip(),
+        )
+        audit.record(
+            "organisation.create",
+            actor=actor,
+            organisation=org,
+            obj=org,
+            summary={"after": {"kind": kind, "name": name, "credit_code": code}},
+        )
+    return org, True
+
+
+def organisation_update(*, actor, organisation: Organisation, **changes) -> Organisation:
+    _require_regulator(actor)
+    allowed = {"name", "province", "contact_email", "is_active", "licence_category"}
+    with transaction.atomic():
+        before = {key: getattr(organisation, key) for key in changes if key in allowed}
+        for key in before:
+            setattr(organisation, key, changes[key])
+        if "licence_category" in before and organisation.is_institution:
+            organisation.licensing_authority = LICENCE_AUTHORITY[
+                LicenceCategory(organisation.licence_category)
+            ]
+        organisation.save()
+        audit.record(
+            "organisation.update",
+            actor=actor,
+            organisation=organisation,
+            obj=organisation,
+            summary={"before": before, "after": {k: changes[k] for k in before}},
+        )
+    return organisation
+
+
+def one_time_password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(14))
+        if any(c.isdigit() for c in pw) and any(c.isalpha() for c in pw):
+            return pw
+
+
+def _can_manage_users(actor, organisation: Organisation) -> bool:
+    if actor is None:
+        return True
+    if actor.is_regulator and actor.role == Role.ADMIN:
+        return True
+    return actor.role == Role.ADMIN and actor.organisation_id == organisation.pk
+
+
+def user_create(
+    *,
+    actor,
+    organisation: Organisation,
+    username: str,
+    role: str,
+    email: str = "",
+    full_name: str = "",
+    password: str | None = None,
+) -> tuple[User, str | None, bool]:
+    """Invite a user into an organisation (regulators create any first admin; an
+    organisation's admin invites its own colleagues).
+
+    Returns ``(user, one_time_password or None, created)``. Without a password a one-time
+    password is generated; either way the user must change it at first login.
+    """
+    if not _can_manage_users(actor, organisation):
+        raise NotPermitted("只有本单位管理员或通信管理局管理员可以添加用户")
+    username = (username or "").strip()
+    if not username:
+        raise PortalError("用户名不能为空", code="username", field="username")
+    if role not in Role.values:
+        raise PortalError(
+            f"角色“{role}”无效，可选 admin、operator、viewer", code="role", field="role"
+        )
+    with transaction.atomic():
+        existing = User.objects.filter(username__iexact=username).first()
+        if existing is not None:
+            if existing.organisation_id != organisation.pk:
+                raise PortalError(
+                    f"用户名“{username}”已被其他单位使用", code="username_taken", field="username"
+                )
+            return existing, None, False
+        user = User(
+            username=username,
+            organisation=organisation,
+            role=role,
+            email=email.strip(),
+            first_name=full_name.strip(),
+            must_change_password=True,
+        )
+        generated = None
+        if password is None:
+            generated = password = one_time_password()
+        else:
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                raise PortalError(
+                    "；".join(exc.messages), code="password", field="password"
+                ) from exc
+        user.set_password(password)
+        user.save()
+        audit.record(
+            "user.create",
+            actor=actor,
+            organisation=organisation,
+            obj=user,
+            summary={"after": {"username": username, "role": role}},
+        )
+    return user, generated, True
+
+
+def user_update(
+    *, actor, user: User, role: str | None = None, is_active: bool | None = None
+) -> User:
+    if not _can_manage_users(actor, user.organisation):
+        raise NotPermitted("只有本单位管理员可以修改用户")
+    if (
+        actor is not None
+        and actor.pk == user.pk
+        and (is_active is False or (role and role != user.role))
+    ):
+        raise PortalError("不能停用自己或修改自己的角色", code="self_change")
+    before, after = {}, {}
+    if role is not None and role != user.role:
+        if role not in Role.values:
+            raise PortalError(f"角色“{role}”无效", code="role", field="role")
+        before["role"], after["role"] = user.role, role
+        user.role = role
+    if is_active is not None and is_active != user.is_active:
+        before["is_active"], after["is_active"] = user.is_active, is_active
+        user.is_active = is_active
+    with transaction.atomic():
+        user.save()
+        audit.record(
+            "user.update",
+            actor=actor,
+            organisation=user.organisation,
+            obj=user,
+            summary={"before": before, "after": after},
+        )
+    return user
+
+
+def user_reset_password(*, actor, user: User) -> str:
+    if not _can_manage_users(actor, user.organisation):
+        raise NotPermitted("只有本单位管理员可以重置密码")
+    password = one_time_password()
+    with transaction.atomic():
+        user.set_password(password)
+        user.must_change_password = True
+        user.save(update_fields=["password", "must_change_password"])
+        audit.record("user.reset_password", actor=actor, organisation=user.organisation, obj=user)
+    return password
+
+
+def password_changed(*, user: User) -> None:
+    """The user chose a new password (Django's form already validated it)."""
+    with transaction.atomic():
+        user.must_change_password = False
+        user.password_changed_at = timezone.now()
+        user.save(update_fields=["password", "must_change_password", "password_changed_at"])
+        audit.record("auth.password_change", actor=user, obj=user)
+
+
+def totp_enable(*, user: User, secret: str, code: str) -> bool:
+    """Turn on TOTP after the user proved the authenticator shows the right code."""
+    step = totp.verify(secret, code)
+    if step is None:
+        return False
+    with transaction.atomic():
+        user.totp_secret = secret
+        user.totp_enabled = True
+        user.totp_last_step = step
+        user.save(update_fields=["totp_secret", "totp_enabled", "totp_last_step"])
+        audit.record("auth.totp_enable", actor=user, obj=user)
+    return True
+
+
+def totp_disable(*, user: User) -> None:
+    if user.is_regulator:
+        raise PortalError("通信管理局账号必须使用双因素认证，不能关闭", code="totp_required")
+    with transaction.atomic():
+        user.totp_secret = ""
+        user.totp_enabled = False
+        user.save(update_fields=["totp_secret", "totp_enabled"])
+        audit.record("auth.totp_disable", actor=user, obj=user)
+
+
+def totp_check(*, user: User, code: str) -> bool:
+    """Check a login code and burn its time step so it cannot be replayed."""
+    step = totp.verify(user.totp_secret, code, last_step=user.totp_last_step)
+    if step is None:
+        return False
+    User.objects.filter(pk=user.pk).update(totp_last_step=step)
+    user.totp_last_step = step
+    return True
+
+
+def login_recorded(*, user: User, ip: str | None) -> None:
+    with transaction.atomic():
+        audit.record("auth.login", actor=user, obj=user, ip=ip)
+
+
+def login_failed_recorded(*, username: str, ip: str | None, locked: bool) -> None:
+    with transaction.atomic():
+        audit.record(
+            "auth.locked" if locked else "auth.login_failed",
+            object_type="portal.User",
+            object_repr=username[:150],
+            ip=ip,
+        )

@@ -1,0 +1,65 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from import_export.admin import ExportMixin
+
+from .models import AuditEvent, CalendarYear, LoginAttempt, Organisation, User, WorkDay
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(ExportMixin, admin.ModelAdmin):
+    """Export only: organisations are created through the audited service (单位管理)."""
+
+    list_display = ("name", "kind", "credit_code", "licence_category", "is_active")
+    list_filter = ("kind", "licence_category", "is_active")
+    search_fields = ("name", "credit_code")
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    list_display = ("username", "organisation", "role", "is_active", "totp_enabled")
+    list_filter = ("role", "is_active", "organisation__kind")
+    fieldsets = UserAdmin.fieldsets + (
+        ("所属单位", {"fields": ("organisation", "role", "phone", "must_change_password")}),
+    )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: nobody edits or deletes the audit trail, superusers included."""
+
+    list_display = ("created_at", "actor_label", "organisation", "action", "object_repr", "ip")
+    list_filter = ("action",)
+    search_fields = ("actor_label", "object_repr")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WorkDay)
+class WorkDayAdmin(ExportMixin, admin.ModelAdmin):
+    """Export only: regulators edit days on the calendar page, which audits each change."""
+
+    list_display = ("date", "is_workday", "name")
+    list_filter = ("is_workday",)
+    date_hierarchy = "date"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(CalendarYear)
+admin.site.register(LoginAttempt)
+admin.site.site_header = "金融营销催收号码备案与比对平台 管理后台"
+admin.site.site_title = "号码备案平台"

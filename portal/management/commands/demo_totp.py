@@ -1,0 +1,24 @@
+"""python manage.py demo_totp rita: the current TOTP code of a demo account (DEBUG only)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.accounts import totp
+from portal.models import User
+
+
+class Command(BaseCommand):
+    help = "显示演示账号当前的动态验证码（仅演示环境）"
+
+    def add_arguments(self, parser):
+        parser.add_argument("username", nargs="?", default="rita")
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("仅在演示环境（DEBUG=1）可用")
+        user = User.objects.filter(username=options["username"], totp_enabled=True).first()
+        if user is None:
+            raise CommandError(f"用户 {options['username']} 未启用双因素认证")
+        self.stdout.write(totp.current_code(user.totp_secret))

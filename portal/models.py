@@ -1,0 +1,332 @@
+"""Organisations, users and roles, the audit trail, login attempts, the working-day table."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from .creditcode import CreditCodeError, validate_credit_code
+
+
+def validate_credit_code_field(value: str) -> None:
+    try:
+        validate_credit_code(value)
+    except CreditCodeError as exc:
+        raise ValidationError(exc.message, code="credit_code") from exc
+
+
+class OrgKind(models.TextChoices):
+    INSTITUTION = "institution", "金融机构"
+    CARRIER = "carrier", "电信运营商"
+    REGULATOR = "regulator", "通信管理局"
+    FINANCIAL_REGULATOR = "financial_regulator", "金融管理部门"
+
+
+class LicensingAuthority(models.TextChoices):
+    PBOC = "pboc", "中国人民银行"
+    NFRA = "nfra", "国家金融监督管理总局"
+    CSRC = "csrc", "中国证监会"
+    LOCAL = "local", "地方金融管理部门"
+
+
+class LicenceCategory(models.TextChoices):
+    """Who may be an institution (000 §一(一)); the authority follows from the category."""
+
+    PAYMENT = "payment", "支付机构"
+    CREDIT_REPORTING = "credit_reporting", "征信机构"
+    BANK = "bank", "银行"
+    INSURANCE = "insurance", "保险公司"
+    TRUST = "trust", "信托公司"
+    CONSUMER_FINANCE = "consumer_finance", "消费金融公司"
+    AMC = "amc", "金融资产管理公司"
+    FINANCIAL_LEASING = "financial_leasing", "金融租赁公司"
+    AUTO_FINANCE = "auto_finance", "汽车金融公司"
+    SECURITIES = "securities", "证券公司"
+    FUND = "fund", "基金公司"
+    FUTURES = "futures", "期货公司"
+    SMALL_LOAN = "small_loan", "小额贷款公司"
+    FINANCING_GUARANTEE = "financing_guarantee", "融资担保公司"
+    PAWNSHOP = "pawnshop", "典当行"
+    FINANCING_LEASING = "financing_leasing", "融资租赁公司"
+    FACTORING = "factoring", "商业保理公司"
+    LOCAL_AMC = "local_amc", "地方资产管理公司"
+    EQUITY_MARKET = "equity_market", "区域性股权市场"
+
+
+LICENCE_AUTHORITY = {
+    LicenceCategory.PAYMENT: LicensingAuthority.PBOC,
+    LicenceCategory.CREDIT_REPORTING: LicensingAuthority.PBOC,
+    LicenceCategory.BANK: LicensingAuthority.NFRA,
+    LicenceCategory.INSURANCE: LicensingAuthority.NFRA,
+    LicenceCategory.TRUST: LicensingAuthority.NFRA,
+    LicenceCategory.CONSUMER_FINANCE: LicensingAuthority.NFRA,
+    LicenceCategory.AMC: LicensingAuthority.NFRA,
+    LicenceCategory.FINANCIAL_LEASING: LicensingAuthority.NFRA,
+    LicenceCategory.AUTO_FINANCE: LicensingAuthority.NFRA,
+    LicenceCategory.SECURITIES: LicensingAuthority.CSRC,
+    LicenceCategory.FUND: LicensingAuthority.CSRC,
+    LicenceCategory.FUTURES: LicensingAuthority.CSRC,
+    LicenceCategory.SMALL_LOAN: LicensingAuthority.LOCAL,
+    LicenceCategory.FINANCING_GUARANTEE: LicensingAuthority.LOCAL,
+    LicenceCategory.PAWNSHOP: LicensingAuthority.LOCAL,
+    LicenceCategory.FINANCING_LEASING: LicensingAuthority.LOCAL,
+    LicenceCategory.FACTORING: LicensingAuthority.LOCAL,
+    LicenceCategory.LOCAL_AMC: LicensingAuthority.LOCAL,
+    LicenceCategory.EQUITY_MARKET: LicensingAuthority.LOCAL,
+}
+
+
+class OrganisationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> OrganisationQuerySet:
+        """Regulators and financial regulators see every organisation; others their own."""
+        if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
+            return self.none()
+        if user.organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+            return self
+        return self.filter(pk=user.organisation_id)
+
+
+class Organisation(models.Model):
+    kind = models.CharField("单位类型", max_length=24, choices=OrgKind.choices)
+    name = models.CharField("单位名称", max_length=200)
+    credit_code = models.CharField(
+        "统一社会信用代码", max_length=18, unique=True, validators=[validate_credit_code_field]
+    )
+    licence_category = models.CharField(
+        "许可类别", max_length=32, choices=LicenceCategory.choices, blank=True
+    )
+    licensing_authority = models.CharField(
+        "许可监管部门", max_length=16, choices=LicensingAuthority.choices, blank=True
+    )
+    province = models.CharField("所在省份", max_length=32, blank=True)
+    contact_email = models.EmailField("联系邮箱", blank=True)
+    is_active = models.BooleanField("启用", default=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    objects = OrganisationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "单位"
+        verbose_name_plural = "单位"
+        ordering = ["kind", "name"]
+        constraints = [
+            models.CheckConstraint(
+                name="org_institution_has_licence",
+                condition=~Q(kind="institution") | ~Q(licence_category=""),
+                violation_error_message="金融机构必须填写许可类别",
+            ),
+            models.CheckConstraint(
+                name="org_credit_code_length", condition=Q(credit_code__regex=r"^[0-9A-Z]{18}$")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_regulator(self) -> bool:
+        return self.kind == OrgKind.REGULATOR
+
+    @property
+    def is_institution(self) -> bool:
+        return self.kind == OrgKind.INSTITUTION
+
+    @property
+    def is_carrier(self) -> bool:
+        return self.kind == OrgKind.CARRIER
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "管理员"
+    OPERATOR = "operator", "经办人"
+    VIEWER = "viewer", "查看"
+
+
+class PortalUserManager(UserManager):
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
+
+    def visible_to(self, user) -> UserQuerySet:
+        return self.get_queryset().visible_to(user)
+
+
+class UserQuerySet(models.QuerySet):
+    def visible_to(self, user) -> UserQuerySet:
+        """Regulators see every account; an organisation's admin sees its own colleagues."""
+        if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
+            return self.none()
+        if user.organisation.kind == OrgKind.REGULATOR:
+            return self
+        return self.filter(organisation_id=user.organisation_id)
+
+
+class User(AbstractUser):
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name="所属单位",
+        on_delete=models.PROTECT,
+        related_name="users",
+        null=True,
+        blank=True,
+    )
+    role = models.CharField("角色", max_length=16, choices=Role.choices, default=Role.VIEWER)
+    phone = models.CharField("联系电话", max_length=32, blank=True)
+    must_change_password = models.BooleanField("首次登录须修改密码", default=True)
+    password_changed_at = models.DateTimeField("密码修改时间", null=True, blank=True)
+    totp_secret = models.CharField("动态口令密钥", max_length=64, blank=True)
+    totp_enabled = models.BooleanField("已启用双因素认证", default=False)
+    totp_last_step = models.BigIntegerField(default=0)
+
+    objects = PortalUserManager()
+
+    class Meta:
+        verbose_name = "用户"
+        verbose_name_plural = "用户"
+
+    @property
+    def kind(self) -> str | None:
+        return self.organisation.kind if self.organisation_id else None
+
+    @property
+    def is_regulator(self) -> bool:
+        return self.kind == OrgKind.REGULATOR
+
+    @property
+    def is_institution(self) -> bool:
+        return self.kind == OrgKind.INSTITUTION
+
+    @property
+    def is_carrier(self) -> bool:
+        return self.kind == OrgKind.CARRIER
+
+    @property
+    def is_financial_regulator(self) -> bool:
+        return self.kind == OrgKind.FINANCIAL_REGULATOR
+
+    @property
+    def is_org_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (Role.ADMIN, Role.OPERATOR)
+
+    @property
+    def requires_totp(self) -> bool:
+        """Regulator accounts must use TOTP; others may opt in."""
+        return self.is_regulator or self.totp_enabled
+
+
+class LoginAttempt(models.Model):
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "登录尝试"
+        verbose_name_plural = "登录尝试"
+        indexes = [models.Index(fields=["username", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.username} {'成功' if self.succeeded else '失败'}"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AuditEventQuerySet:
+        if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
+            return self.none()
+        if user.organisation.kind == OrgKind.REGULATOR:
+            return self
+        return self.filter(organisation_id=user.organisation_id)
+
+
+class AuditEvent(models.Model):
+    """Insert-only, hash-chained. The database refuses UPDATE and DELETE (triggers)."""
+
+    created_at = models.DateTimeField("时间", db_index=True)
+    actor = models.ForeignKey(
+        User, verbose_name="操作人", on_delete=models.PROTECT, null=True, blank=True
+    )
+    actor_label = models.CharField("操作人", max_length=150)
+    organisation = models.ForeignKey(
+        Organisation, verbose_name="单位", on_delete=models.PROTECT, null=True, blank=True
+    )
+    action = models.CharField("操作", max_length=64, db_index=True)
+    object_type = models.CharField("对象类型", max_length=64, blank=True)
+    object_id = models.CharField("对象编号", max_length=64, blank=True)
+    object_repr = models.CharField("对象", max_length=255, blank=True)
+    summary = models.JSONField("变更摘要", default=dict, blank=True)
+    ip = models.GenericIPAddressField("IP 地址", null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "审计日志"
+        verbose_name_plural = "审计日志"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("审计日志不可修改")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("审计日志不可删除")
+
+
+class CalendarYear(models.Model):
+    """A year the working-day table covers; a date outside these years is an error."""
+
+    year = models.PositiveSmallIntegerField("年份", primary_key=True)
+    source = models.CharField("来源", max_length=64)
+    loaded_at = models.DateTimeField("加载时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "工作日历年度"
+        verbose_name_plural = "工作日历年度"
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return f"{self.year} 年"
+
+
+class WorkDay(models.Model):
+    """One row per calendar day of a covered year: working or not, and why."""
+
+    date = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("工作日")
+    name = models.CharField("说明", max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = "工作日历"
+        verbose_name_plural = "工作日历"
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'工作日' if self.is_workday else '休息日'}"
+
+
+class ReminderSent(models.Model):
+    """One e-mail reminder per organisation and deadline, so the beat task is idempotent."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    key = models.CharField(max_length=64)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "提醒记录"
+        verbose_name_plural = "提醒记录"
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "key"], name="reminder_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularSwaggerSplitView,
+)
+
+from . import api, views
+from .accounts import views as account_views
+
+handler403 = "portal.views.error_403"
+handler404 = "portal.views.error_404"
+handler500 = "portal.views.error_500"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", account_views.login_view, name="login"),
+    path("accounts/logout/", account_views.logout_view, name="logout"),
+    path("accounts/2fa/", account_views.totp_verify_view, name="totp_verify"),
+    path("accounts/2fa/setup/", account_views.totp_setup_view, name="totp_setup"),
+    path("accounts/password/", account_views.password_change_view, name="password_change"),
+    path("accounts/security/", account_views.account_security_view, name="account_security"),
+    path("organisations/", views.organisation_list, name="organisation_list"),
+    path("organisations/new/", views.organisation_create, name="organisation_create"),
+    path("organisations/<int:pk>/", views.organisation_detail, name="organisation_detail"),
+    path(
+        "organisations/<int:org_pk>/users/new/", views.user_create, name="organisation_user_create"
+    ),
+    path("users/", views.user_list, name="user_list"),
+    path("users/new/", views.user_create, name="user_create"),
+    path("users/<int:pk>/", views.user_edit, name="user_edit"),
+    path("audit/", views.audit_list, name="audit_list"),
+    path("calendar/", views.calendar_index, name="calendar_index"),
+    path("calendar/seed/", views.calendar_seed, name="calendar_seed"),
+    path("calendar/<int:year>/", views.calendar_year, name="calendar_year"),
+    path("calendar/day/<str:day>/", views.calendar_day, name="calendar_day"),
+    path("api/me/", api.MeView.as_view(), name="api_me"),
+    path("api/deadlines/", api.DeadlinesView.as_view(), name="api_deadlines"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),
+    path("admin/", admin.site.urls),
+    path("", include("registry.urls")),
+]

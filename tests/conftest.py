@@ -1,0 +1,154 @@
+"""Named users per role (healthchecks' habit): alice and bob run two institutions, carol a
+carrier, rita the communications administration, fiona a financial regulator.
+
+Every test database gets the 2025–2026 working-day calendar from chinese-calendar.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+from django.db import connection
+
+from portal.accounts import services as accounts
+from portal.models import Organisation, User
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop in tests
+
+PASSWORD = "Correct-Horse-Battery-9"
+
+CODES = {
+    "regulator": "11330000MB1REG0008",
+    "financial_regulator": "11330000MB1F1N0005",
+    "alice": "91330000MA2A1CE00B",
+    "bob": "91330000MA2B0B000F",
+    "carrier": "91330000MA2CAR0L09",
+}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the calendar once per test database (chinese-calendar knows 2025 and 2026)."""
+    from portal.services import calendar_load_year
+
+    with django_db_blocker.unblock():
+        for year in (2025, 2026):
+            calendar_load_year(actor=None, year=year)
+
+
+def _uses_db(request) -> tuple[bool, bool]:
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(names & {"transactional_db", "live_server"}) or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    return transactional or bool(marker) or "db" in names, transactional
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_audit_triggers(request):
+    """SQLite flushes transactional tests' data with DELETE, which the audit trail's
+    insert-only trigger refuses. Such tests drop the trigger just before the flush (this
+    fixture is torn down first because it depends on ``transactional_db``); every test
+    puts it back, so the trigger is always there while a test runs. PostgreSQL flushes
+    with TRUNCATE, which row triggers do not see."""
+    uses_db, transactional = _uses_db(request)
+    if connection.vendor != "sqlite" or not uses_db:
+        yield
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    migration = importlib.import_module("portal.migrations.0002_audit_insert_only")
+    with connection.cursor() as cursor:
+        for sql in migration.SQLITE:
+            cursor.execute(sql)
+    yield
+    if transactional:
+        with connection.cursor() as cursor:
+            for sql in migration.SQLITE_REVERSE:
+                cursor.execute(sql)
+
+
+def _org(kind: str, name: str, code: str, licence: str = "") -> Organisation:
+    org, _ = accounts.organisation_create(
+        actor=None, kind=kind, name=name, credit_code=code, licence_category=licence
+    )
+    return org
+
+
+def _user(org: Organisation, username: str, role: str = "admin", **extra) -> User:
+    user, _, _ = accounts.user_create(
+        actor=None,
+        organisation=org,
+        username=username,
+        role=role,
+        password=PASSWORD,
+        email=f"{username}@example.invalid",
+    )
+    User.objects.filter(pk=user.pk).update(must_change_password=False, **extra)
+    user.refresh_from_db()
+    return user
+
+
+@pytest.fixture
+def org_alice(db):
+    return _org("institution", "甲银行", CODES["alice"], "bank")
+
+
+@pytest.fixture
+def org_bob(db):
+    return _org("institution", "乙消费金融", CODES["bob"], "consumer_finance")
+
+
+@pytest.fixture
+def org_carrier(db):
+    return _org("carrier", "某移动公司", CODES["carrier"])
+
+
+@pytest.fixture
+def org_regulator(db):
+    return _org("regulator", "某省通信管理局", CODES["regulator"])
+
+
+@pytest.fixture
+def org_financial(db):
+    return _org("financial_regulator", "某金融监管局", CODES["financial_regulator"])
+
+
+@pytest.fixture
+def inst_alice(org_alice):
+    return _user(org_alice, "alice")
+
+
+@pytest.fixture
+def inst_bob(org_bob):
+    return _user(org_bob, "bob")
+
+
+@pytest.fixture
+def carrier_carol(org_carrier):
+    return _user(org_carrier, "carol")
+
+
+@pytest.fixture
+def regulator_rita(org_regulator):
+    from portal.accounts import totp
+
+    return _user(org_regulator, "rita", totp_secret=totp.new_secret(), totp_enabled=True)
+
+
+@pytest.fixture
+def financial_fiona(org_financial):
+    return _user(org_financial, "fiona", role="viewer")
+
+
+@pytest.fixture
+def client_for(client):
+    """``client_for(user)``: a test client logged in as that user (2FA already passed)."""
+
+    def make(user):
+        client.force_login(user)
+        return client
+
+    return make
