@@ -22,6 +22,27 @@ SYSTEM_ACTOR = "系统"
 # Serialises writers of the chain on PostgreSQL (SQLite already has one writer at a time).
 _CHAIN_LOCK_KEY = 727_001
 
+ACTION_LABELS = {
+    "auth.login": "登录",
+    "auth.login_failed": "登录失败",
+    "auth.locked": "登录被锁定",
+    "auth.password_change": "修改密码",
+    "auth.totp_enable": "启用双因素认证",
+    "auth.totp_disable": "关闭双因素认证",
+    "organisation.create": "创建单位",
+    "organisation.update": "修改单位",
+    "user.create": "添加用户",
+    "user.update": "修改用户",
+    "user.reset_password": "重置密码",
+    "calendar.load_year": "加载工作日历",
+    "calendar.set_day": "调整工作日",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
 # The request's client IP, set by middleware, so services need not thread it through.
 current_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_ip", default=None)
 

@@ -28,14 +28,20 @@ CODES = {
 }
 
 
+def _ensure_calendar() -> None:
+    from portal.models import CalendarYear
+    from portal.services import calendar_load_year
+
+    for year in (2025, 2026):
+        if not CalendarYear.objects.filter(year=year).exists():
+            calendar_load_year(actor=None, year=year)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Load the calendar once per test database (chinese-calendar knows 2025 and 2026)."""
-    from portal.services import calendar_load_year
-
     with django_db_blocker.unblock():
-        for year in (2025, 2026):
-            calendar_load_year(actor=None, year=year)
+        _ensure_calendar()
 
 
 def _uses_db(request) -> tuple[bool, bool]:
@@ -55,16 +61,20 @@ def _sqlite_audit_triggers(request):
     puts it back, so the trigger is always there while a test runs. PostgreSQL flushes
     with TRUNCATE, which row triggers do not see."""
     uses_db, transactional = _uses_db(request)
-    if connection.vendor != "sqlite" or not uses_db:
+    if not uses_db:
         yield
         return
     request.getfixturevalue("transactional_db" if transactional else "db")
-    migration = importlib.import_module("portal.migrations.0002_audit_insert_only")
-    with connection.cursor() as cursor:
-        for sql in migration.SQLITE:
-            cursor.execute(sql)
-    yield
     if transactional:
+        _ensure_calendar()  # the previous transactional test's flush emptied the tables
+    sqlite = connection.vendor == "sqlite"
+    migration = importlib.import_module("portal.migrations.0002_audit_insert_only")
+    if sqlite:
+        with connection.cursor() as cursor:
+            for sql in migration.SQLITE:
+                cursor.execute(sql)
+    yield
+    if sqlite and transactional:
         with connection.cursor() as cursor:
             for sql in migration.SQLITE_REVERSE:
                 cursor.execute(sql)

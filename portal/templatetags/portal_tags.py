@@ -1,5 +1,7 @@
 from django import template
 
+from portal.audit import action_label as _action_label
+
 register = template.Library()
 
 
@@ -8,3 +10,8 @@ def get_item(mapping, key):
     if not mapping:
         return None
     return mapping.get(key)
+
+
+@register.filter
+def action_label(action: str) -> str:
+    return _action_label(action)
