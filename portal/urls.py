@@ -33,6 +33,7 @@ urlpatterns = [
     path("audit/", views.audit_list, name="audit_list"),
     path("calendar/", views.calendar_index, name="calendar_index"),
     path("calendar/seed/", views.calendar_seed, name="calendar_seed"),
+    path("calendar/upload/", views.calendar_upload, name="calendar_upload"),
     path("calendar/<int:year>/", views.calendar_year, name="calendar_year"),
     path("calendar/day/<str:day>/", views.calendar_day, name="calendar_day"),
     path("api/me/", api.MeView.as_view(), name="api_me"),

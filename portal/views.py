@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from . import services as calendar_services
 from . import workdays
 from .accounts import services as account_services
+from .calendar_csv import CalendarFileError, parse_calendar_csv
 from .dashboard import panels_for
 from .errors import PortalError
 from .models import (
@@ -127,7 +128,11 @@ def _form_errors_from(exc: PortalError, form: forms.Form) -> None:
 @login_required
 def organisation_list(request: HttpRequest) -> HttpResponse:
     require_kind(request, OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
-    qs = Organisation.objects.visible_to(request.user).annotate(user_count=Count("users"))
+    qs = (
+        Organisation.objects.visible_to(request.user)
+        .annotate(user_count=Count("users"))
+        .order_by("kind", "name")
+    )
     kind = request.GET.get("kind", "")
     q = request.GET.get("q", "").strip()
     if kind in OrgKind.values:
@@ -356,6 +361,68 @@ def calendar_year(request: HttpRequest, year: int) -> HttpResponse:
             "weekday_names": "一二三四五六日",
         },
     )
+
+
+class CalendarUploadForm(forms.Form):
+    year = forms.IntegerField(label="年份", min_value=2004, max_value=2100)
+    file = forms.FileField(
+        label="节假日安排 CSV",
+        help_text="每行“日期,类型[,名称]”：类型为 holiday（放假）或 workday（调休上班）；"
+        "其余日期按周一至周五上班、周末休息。UTF-8 或 GB18030 编码。",
+    )
+
+
+CALENDAR_PREVIEW_KEY = "calendar_upload_preview"
+
+
+@login_required
+def calendar_upload(request: HttpRequest) -> HttpResponse:
+    """Upload next year's schedule (State Council notice) as CSV, check the per-month
+    working-day counts, then confirm. Nothing is saved before the confirmation."""
+    require_kind(request, OrgKind.REGULATOR)
+    if not request.user.can_write:
+        raise Http404
+    if request.method == "POST" and request.POST.get("confirm"):
+        preview = request.session.pop(CALENDAR_PREVIEW_KEY, None)
+        if not preview:
+            messages.error(request, "预览已过期，请重新上传")
+            return redirect("calendar_upload")
+        days = [(dt.date.fromisoformat(d), bool(w), n) for d, w, n in preview["days"]]
+        try:
+            working, changed = calendar_services.calendar_load_year(
+                actor=request.user, year=preview["year"], days=days, source="CSV 上传"
+            )
+        except PortalError as exc:
+            messages.error(request, exc.message)
+            return redirect("calendar_upload")
+        messages.success(request, f"已保存 {preview['year']} 年工作日历，共 {working} 个工作日")
+        return redirect("calendar_year", year=preview["year"])
+    form = CalendarUploadForm(request.POST or None, request.FILES or None)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        year = form.cleaned_data["year"]
+        try:
+            days = parse_calendar_csv(form.cleaned_data["file"].read(200_001), year=year)
+        except CalendarFileError as exc:
+            form.add_error("file", exc.message)
+        else:
+            request.session[CALENDAR_PREVIEW_KEY] = {
+                "year": year,
+                "days": [(d.isoformat(), w, n) for d, w, n in days],
+            }
+            months = [
+                {"month": m, "working": sum(1 for d, w, _ in days if w and d.month == m)}
+                for m in range(1, 13)
+            ]
+            preview = {
+                "year": year,
+                "months": months,
+                "working": sum(1 for _, w, _ in days if w),
+                "holidays": [(d, n) for d, w, n in days if not w and n],
+                "makeups": [(d, n) for d, w, n in days if w and n],
+                "replaces": CalendarYear.objects.filter(year=year).exists(),
+            }
+    return render(request, "portal/calendar/upload.html", {"form": form, "preview": preview})
 
 
 class DayForm(forms.Form):

@@ -28,6 +28,13 @@ CODES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """PBKDF2 at Django's default cost takes ~0.4 s per hash; every named user and every
+    login would pay it. Tests check the login rules, not the hash, so MD5 is enough here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _ensure_calendar() -> None:
     from portal.models import CalendarYear
     from portal.services import calendar_load_year

@@ -1,0 +1,298 @@
+"""Register import benchmark (issue 4 §9). A script, not a test.
+
+    .venv/bin/python bench/import_numbers.py [--rows 1000000] [--peer-rows 100000]
+
+On a fresh PostgreSQL database (``BENCH_DATABASE_URL``, default
+``postgres://postgres@127.0.0.1:5432/portal_bench``, dropped and re-created) it measures, each
+import in a child process of its own so its peak RSS (VmHWM) is the import's alone:
+
+1. the portal's pipeline on a generated N-row xlsx register (read, validate, stage, merge);
+2. the same N rows again with 1% of them changed (merge: supersede + insert);
+3. on the first ``--peer-rows`` rows, in the same run: the portal's pipeline and
+   django-import-export's ``ModelResource`` import of the same model and file with its
+   fastest documented settings (use_bulk, batch_size, skip_diff, force_init_instance,
+   skip_html_diff), both into fresh institutions; prints the ratio.
+
+Generated files are cached in ``bench/out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/portal_bench"
+HEADERS = [
+    "号码",
+    "号码类型",
+    "所属主端口",
+    "用途",
+    "使用单位",
+    "使用单位统一社会信用代码",
+    "电信运营商",
+    "委托书编号",
+    "合作起始日期",
+    "合作截止日期",
+    "备注",
+]
+INSTITUTIONS = {
+    "main": "91330000MA2A1CE00B",
+    "ours": "91330000MA2B0B000F",
+    "peer": "91330000MA2CMCC013",
+}
+
+
+def generate(path: Path, rows: int, *, changed_every: int = 0) -> None:
+    """A register of ``rows`` distinct numbers: mobiles, landlines, ports and sub-ports.
+    With ``changed_every`` every k-th row gets another carrier (1% when k=100)."""
+    from openpyxl import Workbook
+
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(2026)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("号码登记表")
+    ws.append(HEADERS)
+    carriers = ["中国移动", "中国联通", "中国电信"]
+    purposes = ["营销", "催收", "营销及催收"]
+    for i in range(rows):
+        r = i % 10
+        if r < 7:
+            number, kind, main = f"13{i:09d}", "手机", ""
+        elif r < 8:
+            number, kind, main = f"0571{8000_0000 + i // 10:08d}", "固话", ""
+        elif r < 9:
+            number, kind, main = f"10690{i:010d}", "短信端口", ""
+        else:
+            number, kind, main = f"1069{i:010d}01", "子端口", f"1069{i:010d}"
+        carrier = carriers[i % 3]
+        if changed_every and i % changed_every == 0:
+            carrier = carriers[(i + 1) % 3]
+        month = rng.randrange(1, 13)
+        ws.append(
+            [
+                number,
+                kind,
+                main,
+                purposes[i % 3],
+                "本机构",
+                "",
+                carrier,
+                "",
+                f"2026-{month:02d}-01",
+                "" if i % 4 else "2027-12-31",
+                "",
+            ]
+        )
+    wb.save(path)
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child(kind: str, path: str, code: str) -> None:
+    """Runs in a fresh process: one import, then JSON with seconds and peak RSS."""
+    import django
+
+    django.setup()
+    from django.core.files import File
+
+    from portal.models import Organisation
+    from registry import services
+
+    institution = Organisation.objects.get(credit_code=code)
+    started = time.perf_counter()
+    if kind == "portal":
+        with open(path, "rb") as fh:
+            job, _ = services.import_job_create(
+                actor=None,
+                institution=institution,
+                upload=File(fh, name=Path(path).name),
+                original_name=Path(path).name,
+                enqueue=False,
+            )
+        job = services.import_job_run(job_id=job.pk)
+        result = {
+            "status": job.status,
+            "rows": job.rows_total,
+            "created": job.created,
+            "updated": job.updated,
+            "unchanged": job.unchanged,
+            "message": job.message,
+        }
+    else:
+        result = peer_import(path, institution)
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"seconds": elapsed, "peak_mb": peak_rss_mb(), **result}, ensure_ascii=False))
+
+
+def peer_import(path: str, institution) -> dict:
+    """django-import-export, fastest documented settings (docs: "Bulk imports")."""
+    import tablib
+    from django.utils import timezone
+    from import_export import fields, resources, widgets
+
+    from registry.models import RegisteredNumber
+
+    class NumberResource(resources.ModelResource):
+        number = fields.Field(attribute="number", column_name="号码")
+        kind = fields.Field(attribute="kind", column_name="号码类型")
+        main_port = fields.Field(attribute="main_port", column_name="所属主端口")
+        purpose = fields.Field(attribute="purpose", column_name="用途")
+        user_name = fields.Field(attribute="user_name", column_name="使用单位")
+        carrier = fields.Field(attribute="carrier", column_name="电信运营商")
+        valid_from = fields.Field(
+            attribute="valid_from",
+            column_name="合作起始日期",
+            widget=widgets.DateWidget("%Y-%m-%d"),
+        )
+        valid_to = fields.Field(
+            attribute="valid_to", column_name="合作截止日期", widget=widgets.DateWidget("%Y-%m-%d")
+        )
+
+        class Meta:
+            model = RegisteredNumber
+            fields = (
+                "number",
+                "kind",
+                "main_port",
+                "purpose",
+                "user_name",
+                "carrier",
+                "valid_from",
+                "valid_to",
+            )
+            use_bulk = True
+            batch_size = 5000
+            skip_diff = True
+            skip_html_diff = True
+            force_init_instance = True
+            use_transactions = True
+            import_id_fields = ()
+
+        def before_save_instance(self, instance, row, **kwargs):
+            instance.institution = institution
+            instance.user_type = "self"
+            instance.fingerprint = ""
+            instance.created_at = timezone.now()
+            for name in (
+                "main_port",
+                "raw",
+                "user_credit_code",
+                "document_number",
+                "remark",
+                "end_reason",
+            ):
+                setattr(instance, name, getattr(instance, name) or "")
+
+    with open(path, "rb") as fh:
+        dataset = tablib.Dataset().load(fh.read(), format="xlsx")
+    result = NumberResource().import_data(dataset, dry_run=False, raise_errors=True)
+    return {
+        "status": "done" if not result.has_errors() else "errors",
+        "rows": len(dataset),
+        "created": result.totals.get("new", 0),
+    }
+
+
+def run_child(kind: str, path: Path, code: str, env: dict) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path), code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if output.returncode != 0:
+        sys.exit(f"child {kind} failed:\n{output.stderr[-4000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--peer-rows", type=int, default=100_000)
+    parser.add_argument("--child", nargs=3)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    if args.child:
+        child(*args.child)
+        return
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "MEDIA_ROOT": str(OUT / "media"),
+        "LOG_LEVEL": "WARNING",
+    }
+    python = [sys.executable, "manage.py"]
+    subprocess.run([*python, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    setup = "from portal.accounts.services import organisation_create as c\n" + "".join(
+        f"c(actor=None, kind='institution', name='bench-{k}', credit_code='{v}', "
+        "licence_category='bank')\n"
+        for k, v in INSTITUTIONS.items()
+    )
+    subprocess.run([*python, "shell", "-c", setup], env=env, check=True, cwd=ROOT)
+
+    n, m = args.rows, args.peer_rows
+    full = OUT / f"register-{n}.xlsx"
+    changed = OUT / f"register-{n}-changed.xlsx"
+    small = OUT / f"register-{m}-peer.xlsx"
+    print(f"generating files in {OUT} (cached) ...", flush=True)
+    generate(full, n)
+    generate(changed, n, changed_every=100)
+    generate(small, m)
+
+    first = run_child("portal", full, INSTITUTIONS["main"], env)
+    again = run_child("portal", changed, INSTITUTIONS["main"], env)
+    ours = run_child("portal", small, INSTITUTIONS["ours"], env)
+    peer = run_child("peer", small, INSTITUTIONS["peer"], env)
+
+    def line(label: str, r: dict, rows: int) -> str:
+        return (
+            f"{label:<46} {rows:>9,} rows {r['seconds']:7.2f} s {rows / r['seconds']:>9,.0f} rows/s"
+            f"  peak RSS {r['peak_mb']:6.0f} MB  [{r.get('message') or r['status']}]"
+        )
+
+    print()
+    print(line("portal import, new register (xlsx, PostgreSQL)", first, n))
+    print(line("portal re-import, 1% changed", again, n))
+    print(line("portal import (peer comparison file)", ours, m))
+    print(line("django-import-export ModelResource (bulk)", peer, m))
+    ratio = peer["seconds"] / ours["seconds"]
+    print()
+    print(f"ratio portal / django-import-export on {m:,} rows: {ratio:.1f}x faster")
+    goals = [
+        ("new register >= 50,000 rows/s", n / first["seconds"] >= 50_000),
+        ("re-import 1% changed >= 50,000 rows/s", n / again["seconds"] >= 50_000),
+        ("peak RSS <= 1 GB", max(first["peak_mb"], again["peak_mb"]) <= 1024),
+        (">= 10x django-import-export", ratio >= 10),
+    ]
+    for goal, ok in goals:
+        print(f"  {'OK  ' if ok else 'MISS'} {goal}")
+
+
+if __name__ == "__main__":
+    main()

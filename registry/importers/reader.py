@@ -1,0 +1,593 @@
+"""Read spreadsheet rows as text: tolerant in form, strict in meaning (docs: forms.md intro).
+
+Pipeline for an upload::
+
+    fmt = inspect_upload(path, original_name=name)          # files.py: hostile-file checks
+    with read_rows(path, fmt) as sheet:                       # rows of str + Excel row numbers
+        header = find_header(sheet, required=..., synonyms=...)
+        for row in header.data_rows:                          # Row(number, cells)
+            value = header.get(row.cells, "号码")
+
+* ``.xlsx``/``.xls`` are read with python-calamine, first *visible* worksheet only; the other
+  sheets are named in ``SheetData.warnings``. Calamine never evaluates formulas: a formula
+  cell yields the value cached by the program that saved the file, and a formula without a
+  cached value (files written by openpyxl and similar libraries) yields ``''`` -- the row
+  validator then reports the cell as empty.
+* ``.csv`` is streamed with the csv module; encoding is UTF-8 (with or without BOM) or
+  GB18030, decided on the first MB; the delimiter (comma, tab, semicolon) is sniffed.
+* Every cell becomes ``str`` (see :func:`cell_text`); blank rows are skipped; row numbers
+  are the ones the user sees in Excel (for CSV: the record number).
+
+Memory: calamine materialises the chosen sheet's cells in Rust (about 30-40 bytes per
+non-empty cell); Python only ever holds the current row. CSV is streamed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+from os import PathLike
+from typing import NamedTuple
+
+from python_calamine import CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
+
+from .files import FileFormat, FileRejected
+
+__all__ = [
+    "HeaderMap",
+    "Row",
+    "SheetData",
+    "cell_text",
+    "column_letter",
+    "detect_csv_delimiter",
+    "detect_csv_encoding",
+    "find_header",
+    "normalize_header",
+    "parse_date",
+    "parse_datetime",
+    "read_rows",
+]
+
+CSV_SAMPLE_BYTES = 1024 * 1024
+SNIFF_CHARS = 32 * 1024
+
+# Excel keeps 15 significant digits: an integral float with 16+ digits may have had its tail
+# replaced by zeros when it was typed, so it is never turned back into a digit string.
+# (This is stricter than 2**53, the limit of exact integers in a double.)
+EXACT_INT_LIMIT = 10**15
+
+
+class Row(NamedTuple):
+    number: int  # Excel row number (1-based) as the user sees it; CSV: record number
+    cells: list[str]
+
+
+# --------------------------------------------------------------------------------------
+# Cell to text
+# --------------------------------------------------------------------------------------
+
+
+def _float_text(value: float) -> str:
+    if value.is_integer():
+        if -EXACT_INT_LIMIT < value < EXACT_INT_LIMIT:
+            return str(int(value))
+        # Digits may have been lost: return scientific notation, which no number parser
+        # accepts as a phone number, e.g. 1.2345678901234567e+19.
+        text = repr(value)
+        if "e" in text:  # already scientific
+            return text
+        digits = text.split(".")[0].lstrip("-").rstrip("0")
+        return f"{value:.{max(len(digits) - 1, 0)}e}"
+    return repr(value)
+
+
+def cell_text(value: object) -> str:
+    """One calamine cell value as text.
+
+    str -> stripped; integral float below 10**15 -> digits ('13800138000'); larger
+    integral float -> scientific notation (digits lost, rejected downstream); other float ->
+    repr; int -> digits; bool -> 'TRUE'/'FALSE'; date -> '2026-03-01'; datetime ->
+    '2026-03-01 08:30:00'; time -> '08:30:00'; timedelta -> str(); None -> ''.
+    """
+    t = type(value)
+    if t is str:
+        return value.strip()  # type: ignore[union-attr]
+    if t is float:
+        return _float_text(value)  # type: ignore[arg-type]
+    if t is bool:
+        return "TRUE" if value else "FALSE"
+    if t is int:
+        return str(value)
+    if t is dt.datetime:
+        return value.isoformat(sep=" ", timespec="seconds")  # type: ignore[union-attr]
+    if t is dt.date:
+        return value.isoformat()  # type: ignore[union-attr]
+    if t is dt.time:
+        return value.isoformat(timespec="seconds")  # type: ignore[union-attr]
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _row_texts(row: list) -> list[str]:
+    # hot loop: str cells (the common case) are handled inline
+    return [c.strip() if type(c) is str else cell_text(c) for c in row]
+
+
+# --------------------------------------------------------------------------------------
+# SheetData
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class SheetData:
+    """The rows of one sheet: iterate once to get :class:`Row` objects (blank rows skipped).
+
+    ``warnings`` are user-facing Chinese notes (other sheets ignored, ...). Use as a context
+    manager or call ``close()`` to release the file early.
+    """
+
+    format: FileFormat
+    sheet_name: str | None
+    warnings: list[str] = field(default_factory=list)
+    encoding: str | None = None  # CSV only
+    delimiter: str | None = None  # CSV only
+    # Workbooks: the last used Excel row number (an upper bound for progress bars, counts
+    # title and blank rows too). CSV: None (unknown without reading the file).
+    total_rows: int | None = None
+    _rows: Iterator[Row] | None = field(default=None, repr=False)
+    _source: Iterator[Row] | None = field(default=None, repr=False)
+
+    def __iter__(self) -> Iterator[Row]:
+        if self._rows is None:
+            raise RuntimeError("SheetData can be iterated only once")
+        rows, self._rows = self._rows, None
+        return rows
+
+    def close(self) -> None:
+        """Release the file (CSV handle / calamine sheet) even if not fully iterated."""
+        self._rows = None
+        source, self._source = self._source, None
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> SheetData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_rows(path: str | PathLike[str], fmt: FileFormat) -> SheetData:
+    """Open an inspected upload and return its rows as text (see module docstring).
+
+    Raises FileRejected: ``empty_sheet`` (no non-blank row), ``no_visible_sheet``,
+    ``macro`` (Excel 4.0 macro sheet), ``encrypted``, ``corrupt``; while iterating a CSV:
+    ``bad_encoding``, ``bad_csv``.
+    """
+    fmt = FileFormat(fmt)
+    if fmt is FileFormat.CSV:
+        return _read_csv(path)
+    return _read_workbook(path, fmt)
+
+
+def _peeked(data: SheetData, rows: Iterator[Row], empty_message: str) -> SheetData:
+    """Fail early on an empty sheet: pull the first non-blank row, then put it back."""
+    try:
+        first = next(rows)
+    except StopIteration:
+        raise FileRejected("empty_sheet", empty_message) from None
+    data._rows = chain((first,), rows)
+    data._source = rows
+    return data
+
+
+# -- workbooks -------------------------------------------------------------------------
+
+
+def _unreadable(exc: BaseException) -> FileRejected:
+    if isinstance(exc, PasswordError):
+        return FileRejected("encrypted", "文件已加密，请取消密码保护后重新上传")
+    return FileRejected(
+        "corrupt", "文件已损坏或格式不完整，无法读取，请在 Excel 中打开确认后重新保存再上传"
+    )
+
+
+def _read_workbook(path: str | PathLike[str], fmt: FileFormat) -> SheetData:
+    # from_path picks the parser by the file's extension (and reads lazily); when the stored
+    # file's name does not end with the checked format's extension, from_filelike sniffs
+    # the content instead (it copies the file into memory, <= the upload limit).
+    try:
+        if str(path).lower().endswith("." + fmt.value):
+            wb = CalamineWorkbook.from_path(str(path))
+        else:
+            with open(path, "rb") as fh:
+                wb = CalamineWorkbook.from_filelike(fh)
+        metas = list(wb.sheets_metadata)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - includes pyo3's PanicException
+        raise _unreadable(exc) from None
+
+    if any(m.typ == SheetTypeEnum.MacroSheet for m in metas):
+        raise FileRejected(
+            "macro",
+            "文件包含宏表（Excel 4.0 宏），出于安全原因拒绝接收，请另存为不含宏的 .xlsx 后上传",
+        )
+    chosen = next(
+        (
+            i
+            for i, m in enumerate(metas)
+            if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet
+        ),
+        None,
+    )
+    if chosen is None:
+        raise FileRejected("no_visible_sheet", "工作簿中没有可见的工作表，请取消隐藏后重新上传")
+    name = metas[chosen].name
+
+    warnings = []
+    others = [
+        m.name + ("（隐藏）" if m.visible != SheetVisibleEnum.Visible else "")
+        for i, m in enumerate(metas)
+        if i != chosen
+    ]
+    if others:
+        warnings.append(f"只读取第一个可见工作表“{name}”，已忽略其他工作表：{'、'.join(others)}")
+
+    try:
+        sheet = wb.get_sheet_by_index(chosen)
+        start, end = sheet.start, sheet.end
+        wb.close()  # the sheet keeps its own copy of the cells
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        raise _unreadable(exc) from None
+
+    total = end[0] + 1 if end is not None else 0
+    data = SheetData(format=fmt, sheet_name=name, warnings=warnings, total_rows=total)
+    empty = f"工作表“{name}”为空（只读取第一个可见工作表）"
+    if start is None:  # iter_rows() panics on an empty range
+        raise FileRejected("empty_sheet", empty)
+    return _peeked(data, _workbook_rows(sheet, start[1]), empty)
+
+
+def _workbook_rows(sheet, col_offset: int) -> Iterator[Row]:
+    # python-calamine's iter_rows() yields absolute rows from row 0 (padding the rows above
+    # the data with empty rows) but columns relative to the first used column: pad those so
+    # cell indexes are absolute Excel columns.
+    pad = [""] * col_offset
+    number = 0
+    try:
+        for raw in sheet.iter_rows():
+            number += 1
+            cells = _row_texts(raw)
+            if any(cells):
+                yield Row(number, pad + cells if col_offset else cells)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        raise _unreadable(exc) from None
+
+
+# -- CSV -------------------------------------------------------------------------------
+
+
+def detect_csv_encoding(sample: bytes, *, at_eof: bool) -> str:
+    """UTF-8 with BOM, UTF-16 with BOM, UTF-8, else GB18030 (decided on ``sample``)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith(codecs.BOM_UTF16_LE) or sample.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    try:
+        # final=False tolerates a multibyte character cut at the end of the sample
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=at_eof)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+_QUOTED = re.compile(r'"[^"]*"')
+_DELIMITERS = (",", "\t", ";")
+
+
+def detect_csv_delimiter(sample: str) -> str:
+    """Comma, tab or semicolon: csv.Sniffer on a sample, cross-checked against how many of
+    the first lines contain each candidate outside quotes (title rows above the header
+    often contain none); falls back to comma."""
+    if len(sample) >= SNIFF_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    lines = [_QUOTED.sub("", ln) for ln in sample.splitlines() if ln.strip()][:20]
+    support = {d: sum(1 for ln in lines if d in ln) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: support[d])  # ties: first in _DELIMITERS
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = ""
+    if sniffed in support and support[sniffed] and support[sniffed] >= support[best]:
+        return sniffed
+    return best if support[best] else ","
+
+
+def _read_csv(path: str | PathLike[str]) -> SheetData:
+    with open(path, "rb") as fh:
+        raw = fh.read(CSV_SAMPLE_BYTES)
+        at_eof = not fh.read(1)
+    encoding = detect_csv_encoding(raw, at_eof=at_eof)
+    sample = codecs.getincrementaldecoder(encoding)(errors="replace").decode(
+        raw[: SNIFF_CHARS * 4], final=False
+    )[:SNIFF_CHARS]
+    delimiter = detect_csv_delimiter(sample)
+    data = SheetData(format=FileFormat.CSV, sheet_name=None, encoding=encoding, delimiter=delimiter)
+    return _peeked(data, _csv_rows(path, encoding, delimiter), "CSV 文件中没有数据（工作表为空）")
+
+
+def _csv_rows(path: str | PathLike[str], encoding: str, delimiter: str) -> Iterator[Row]:
+    number = 0
+    with open(path, encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            for number, raw in enumerate(reader, 1):  # noqa: B007 - number used in except
+                cells = [c.strip() for c in raw]
+                if any(cells):
+                    yield Row(number, cells)
+        except UnicodeDecodeError:
+            raise FileRejected(
+                "bad_encoding",
+                f"CSV 文件第 {number + 1} 行附近的字符无法按 {_ENCODING_LABELS[encoding]} "
+                "解码，请将文件另存为 UTF-8 或 GB18030（GBK）编码后重新上传",
+            ) from None
+        except csv.Error as exc:
+            raise FileRejected(
+                "bad_csv",
+                f"CSV 文件第 {number + 1} 行格式错误（{exc}），请检查引号是否成对，"
+                "或在 Excel 中另存为 .xlsx 后上传",
+            ) from None
+
+
+_ENCODING_LABELS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "utf-16": "UTF-16",
+    "gb18030": "GB18030",
+}
+
+
+# --------------------------------------------------------------------------------------
+# Header row
+# --------------------------------------------------------------------------------------
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+_MARKER_SUFFIXES = ("(必填)", "(选填)", "(可选)", "*", "★", "☆")
+_MARKER_PREFIXES = ("*", "★", "☆")
+
+
+def normalize_header(text: str) -> str:
+    """Header text for matching: NFKC (full-width -> half-width), no whitespace, no
+    required/optional markers (``*``, ``★``, ``（必填）``, ``(必填)``), case-folded."""
+    s = unicodedata.normalize("NFKC", str(text)).translate(_INVISIBLE)
+    s = "".join(s.split())
+    changed = True
+    while changed and s:
+        changed = False
+        for suffix in _MARKER_SUFFIXES:
+            if s.endswith(suffix) and len(s) > len(suffix):
+                s = s[: -len(suffix)]
+                changed = True
+        for prefix in _MARKER_PREFIXES:
+            if s.startswith(prefix) and len(s) > len(prefix):
+                s = s[len(prefix) :]
+                changed = True
+    return s.casefold()
+
+
+def column_letter(index: int) -> str:
+    """0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+@dataclass(eq=False)
+class HeaderMap:
+    """Where each known column is, found by :func:`find_header`.
+
+    ``columns``: canonical name -> 0-based cell index. ``headers``: the header row's texts as
+    written (for error reports). ``data_rows``: the rows after the header (continue reading
+    here; rows above the header were titles and are dropped).
+    """
+
+    columns: dict[str, int]
+    headers: list[str]
+    row_number: int
+    unknown: list[str]
+    warnings: list[str]
+    data_rows: Iterator[Row] = field(repr=False)
+
+    def get(self, cells: list[str], name: str) -> str:
+        """The text of column ``name`` in a row ('' when the column or the cell is absent)."""
+        index = self.columns.get(name)
+        if index is None or index >= len(cells):
+            return ""
+        return cells[index]
+
+    def pick(self, cells: list[str]) -> dict[str, str]:
+        """canonical name -> text, for every known column present in the file."""
+        n = len(cells)
+        return {name: (cells[i] if i < n else "") for name, i in self.columns.items()}
+
+
+def find_header(
+    rows_iter: Iterable[Row],
+    *,
+    required: Iterable[str],
+    synonyms: dict[str, str],
+    optional: Iterable[str] = (),
+    max_scan: int = 10,
+) -> HeaderMap:
+    """Find and map the header row among the first ``max_scan`` non-blank rows.
+
+    ``synonyms`` maps an accepted alternative name to its canonical name; the canonical
+    names are ``required``, ``optional`` and the values of ``synonyms``. The row matching
+    the most canonical columns (at least one of them required) wins; ties go to the
+    earliest row. Raises FileRejected ``no_header``, ``missing_columns``,
+    ``duplicate_column``.
+    """
+    order: list[str] = []
+    for name in chain(synonyms.values(), required, optional):
+        if name not in order:
+            order.append(name)
+    required_set = set(required)
+    required_ordered = [n for n in order if n in required_set]
+
+    lookup: dict[str, str] = {}
+    for alias, canonical in synonyms.items():
+        lookup[normalize_header(alias)] = canonical
+    for canonical in order:  # a canonical name wins over a clashing alias
+        lookup[normalize_header(canonical)] = canonical
+
+    rows = iter(rows_iter)
+    buffered: list[Row] = []
+    best_index = -1
+    best_score = 0
+    for row in rows:
+        buffered.append(row)
+        matched = {lookup.get(normalize_header(c)) for c in row.cells if c} - {None}
+        if matched & required_set and len(matched) > best_score:
+            best_index, best_score = len(buffered) - 1, len(matched)
+        if len(buffered) >= max_scan:
+            break
+
+    if best_index < 0:
+        names = "”“".join(required_ordered[:3])
+        raise FileRejected(
+            "no_header",
+            f"未找到表头行：前 {max_scan} 行中没有包含“{names}”等列名的行",
+        )
+
+    header_row = buffered[best_index]
+    columns: dict[str, int] = {}
+    unknown: list[str] = []
+    for index, text in enumerate(header_row.cells):
+        if not text:
+            continue
+        canonical = lookup.get(normalize_header(text))
+        if canonical is None:
+            unknown.append(text)
+            continue
+        if canonical in columns:
+            first = columns[canonical]
+            raise FileRejected(
+                "duplicate_column",
+                f"列“{canonical}”重复出现：第 {column_letter(first)} 列“"
+                f"{header_row.cells[first]}”和第 {column_letter(index)} 列“{text}”，"
+                "请删除其中一列后重新上传",
+            )
+        columns[canonical] = index
+
+    missing = [n for n in required_ordered if n not in columns]
+    if missing:
+        raise FileRejected("missing_columns", f"缺少必填列：{'、'.join(missing)}")
+
+    warnings = []
+    if unknown:
+        warnings.append(f"已忽略未知列：{'、'.join(unknown)}")
+    return HeaderMap(
+        columns=columns,
+        headers=list(header_row.cells),
+        row_number=header_row.number,
+        unknown=unknown,
+        warnings=warnings,
+        data_rows=chain(buffered[best_index + 1 :], rows),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Dates
+# --------------------------------------------------------------------------------------
+
+_TIME = r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?"
+_DATE_SEP = re.compile(r"^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _TIME + "$")
+_DATE_CN = re.compile(
+    r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?"
+    r"(?:(\d{1,2})[:时点](\d{1,2})(?:[:分](\d{1,2})秒?)?分?)?$"
+)
+_DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})" + _TIME + "$")
+_SERIAL = re.compile(r"^(\d{5})(?:\.(\d+))?$")
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # noqa: DTZ001 - naive: spreadsheet local time
+
+
+def _unrecognised(text: str) -> ValueError:
+    return ValueError(f"日期格式无法识别：{text}")
+
+
+def _excel_serial(text: str, whole: str, frac: str | None) -> dt.datetime:
+    """Excel 1900 date system, with its fake 1900-02-29 (serial 60).
+
+    Only 5-digit serials (1927-05-18 .. 2173-10-14) are accepted: a shorter number such as
+    '2026' is far more likely a mistyped year than a date in 1905.
+    """
+    serial = int(whole)
+    if serial == 60:
+        raise _unrecognised(text)
+    if serial < 60:
+        serial += 1
+    fraction = float("0." + frac) if frac else 0.0
+    seconds = round(fraction * 86400)
+    return _EXCEL_EPOCH + dt.timedelta(days=serial, seconds=seconds)
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    """A date or date-time as written in a cell; time defaults to 00:00 (naive, local).
+
+    Accepts '2026-03-01', '2026/3/1', '2026.3.1', '2026年3月1日', '20260301', any of those
+    followed by a time ('2026-03-01 08:30', '2026/3/1 8:30:15', '2026年3月1日8时30分'), ISO
+    8601 ('2026-03-01T08:30:00+08:00': the offset is dropped, the wall time kept) and Excel
+    serial numbers ('46082', '46082.5'). Raises ValueError with a Chinese message.
+    """
+    original = text
+    s = unicodedata.normalize("NFKC", str(text)).strip()
+    if not s:
+        raise ValueError("日期为空")
+    s_compact = "".join(s.split())
+    try:
+        m = _DATE_SEP.match(s)
+        if m:
+            y, _sep, mo, d, hh, mi, ss, us = m.groups()
+            return _build(y, mo, d, hh, mi, ss, us)
+        m = _DATE_CN.match(s_compact)
+        if m:
+            y, mo, d, hh, mi, ss = m.groups()
+            return _build(y, mo, d, hh, mi, ss, None)
+        m = _DATE_COMPACT.match(s)
+        if m:
+            return _build(*m.groups())
+        m = _SERIAL.match(s)
+        if m:
+            return _excel_serial(original, m.group(1), m.group(2))
+        return dt.datetime.fromisoformat(s).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise _unrecognised(original) from None
+
+
+def _build(y, mo, d, hh, mi, ss, us) -> dt.datetime:
+    micro = int(us.ljust(6, "0")) if us else 0
+    return dt.datetime(  # noqa: DTZ001 - naive: spreadsheet local time
+        int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0), micro
+    )
+
+
+def parse_date(text: str) -> dt.date:
+    """A date as written in a cell (any format of :func:`parse_datetime`; a time part is
+    ignored). Raises ValueError "日期格式无法识别：…" (also for dates that do not exist)."""
+    return parse_datetime(text).date()

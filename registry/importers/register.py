@@ -1,0 +1,349 @@
+"""The 号码登记表 (forms.md §1; 000 §三(一)1; 002): columns, row validation, staging, merge.
+
+Pipeline (architecture.md, data flow): inspect the file -> stream rows -> validate and
+normalise every row -> write valid rows to the staging table (COPY on PostgreSQL, batched
+inserts on SQLite) -> inside one transaction, under a lock: duplicates within the file and
+conflicts with other institutions' active numbers, then the merge. Any error: the registry
+is untouched and the user gets an error workbook naming every bad row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from portal.creditcode import CreditCodeError, validate_credit_code
+
+from .. import numbers
+from ..models import PURPOSE_BY_LABEL, Partner, Purpose, UserType, fingerprint, purpose_covers
+from .reader import parse_date
+
+NUMBER = "号码"
+KIND = "号码类型"
+MAIN_PORT = "所属主端口"
+PURPOSE = "用途"
+USER = "使用单位"
+USER_CODE = "使用单位统一社会信用代码"
+CARRIER = "电信运营商"
+DOCUMENT = "委托书编号"
+VALID_FROM = "合作起始日期"
+VALID_TO = "合作截止日期"
+REMARK = "备注"
+
+COLUMNS = [
+    NUMBER,
+    KIND,
+    MAIN_PORT,
+    PURPOSE,
+    USER,
+    USER_CODE,
+    CARRIER,
+    DOCUMENT,
+    VALID_FROM,
+    VALID_TO,
+    REMARK,
+]
+REQUIRED = [NUMBER, PURPOSE, USER, CARRIER, VALID_FROM]
+OPTIONAL = [c for c in COLUMNS if c not in REQUIRED]
+SYNONYMS = {
+    "号码/端口": NUMBER,
+    "电话号码": NUMBER,
+    "端口号": NUMBER,
+    "类型": KIND,
+    "主端口": MAIN_PORT,
+    "使用用途": PURPOSE,
+    "业务类型": PURPOSE,
+    "使用主体": USER,
+    "实际使用单位": USER,
+    "信用代码": USER_CODE,
+    "运营商": CARRIER,
+    "号码归属运营商": CARRIER,
+    "授权书编号": DOCUMENT,
+    "启用日期": VALID_FROM,
+    "开始日期": VALID_FROM,
+    "终止日期": VALID_TO,
+    "结束日期": VALID_TO,
+}
+SELF_NAMES = {"本机构", "本单位", "本公司", "本行", "自有", "自营"}
+CARRIER_NAMES = {
+    "移动": "中国移动",
+    "中国移动": "中国移动",
+    "中移动": "中国移动",
+    "联通": "中国联通",
+    "中国联通": "中国联通",
+    "电信": "中国电信",
+    "中国电信": "中国电信",
+    "广电": "中国广电",
+    "中国广电": "中国广电",
+}
+REMARK_MAX = 500
+
+# Columns of the staging table, in COPY order.
+STAGING_COLUMNS = (
+    "job_id",
+    "row_no",
+    "number",
+    "kind",
+    "raw",
+    "main_port",
+    "is_sub_port",
+    "purpose",
+    "user_type",
+    "user_name",
+    "user_credit_code",
+    "partner_id",
+    "carrier",
+    "document_number",
+    "valid_from",
+    "valid_to",
+    "remark",
+    "fingerprint",
+)
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width and no spaces: how labels are compared."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def carrier_name(text: str) -> str:
+    """The three basic carriers and 广电 under one spelling; providers as written."""
+    return CARRIER_NAMES.get(fold(text), text.strip())
+
+
+@dataclass
+class Context:
+    """What validating a row needs to know about the institution, loaded once."""
+
+    institution_id: int
+    institution_name: str
+    institution_code: str
+    partners: dict[str, Partner]  # by credit code
+    today: dt.date
+
+    @classmethod
+    def for_institution(cls, institution, *, today: dt.date) -> Context:
+        partners = {p.credit_code: p for p in Partner.objects.filter(institution=institution)}
+        return cls(institution.pk, institution.name, institution.credit_code, partners, today)
+
+
+@dataclass
+class RowResult:
+    values: tuple | None = None  # staging values without job_id and row_no
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    number: str | None = None
+
+
+def _date(cells: Callable[[str], str], column: str, errors: list, *, required: bool):
+    text = cells(column)
+    if not text:
+        if required:
+            errors.append((column, f"{column}不能为空"))
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        errors.append((column, f"{column}：{exc}"))
+        return None
+
+
+def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
+    """Validate one row completely; every problem is named (forms.md: strict in meaning).
+
+    ``get(column)`` returns the cell text of a canonical column ('' when absent).
+    """
+    errors: list[tuple[str, str]] = []
+
+    raw = get(NUMBER)
+    number, kind, error = numbers.classify(raw) if raw else (None, None, f"{NUMBER}不能为空")
+    if error:
+        errors.append((NUMBER, error))
+
+    kind_label = get(KIND)
+    wants_sub_port = False
+    if kind_label:
+        named = numbers.kind_from_label(kind_label)
+        wants_sub_port = fold(kind_label) in numbers.SUB_PORT_LABELS
+        if named is None:
+            errors.append(
+                (
+                    KIND,
+                    f"号码类型“{kind_label}”无效，可选：手机、固话、短号码、400/800、短信端口、子端口",
+                )
+            )
+        elif kind is not None and named != kind:
+            errors.append(
+                (KIND, f"填写为“{kind_label}”，但号码识别为“{numbers.KIND_LABELS[kind]}”")
+            )
+
+    main_port = ""
+    main_raw = get(MAIN_PORT)
+    if main_raw:
+        main, main_kind, main_error = numbers.classify(main_raw)
+        if main_error:
+            errors.append((MAIN_PORT, main_error))
+        elif number and kind == numbers.NumberKind.SMS_PORT:
+            try:
+                numbers.check_sub_port(number, main)
+                main_port = main
+            except numbers.NumberError as exc:
+                errors.append((MAIN_PORT, exc.message))
+        elif number:
+            errors.append((MAIN_PORT, "只有短信子端口才填写所属主端口"))
+    elif wants_sub_port:
+        errors.append((MAIN_PORT, "子端口须填写所属主端口"))
+
+    purpose_text = get(PURPOSE)
+    purpose = PURPOSE_BY_LABEL.get(fold(purpose_text)) if purpose_text else None
+    if not purpose_text:
+        errors.append((PURPOSE, f"{PURPOSE}不能为空"))
+    elif purpose is None:
+        errors.append((PURPOSE, f"用途“{purpose_text}”无效，可选：营销、催收、营销及催收"))
+
+    valid_from = _date(get, VALID_FROM, errors, required=True)
+    valid_to = _date(get, VALID_TO, errors, required=False)
+    if valid_from and valid_to and valid_to < valid_from:
+        errors.append((VALID_TO, f"合作截止日期 {valid_to} 早于起始日期 {valid_from}"))
+
+    user_name = get(USER)
+    code_text = get(USER_CODE)
+    document = get(DOCUMENT)
+    user_type, user_code, partner_id = UserType.SELF, "", None
+    if not user_name:
+        errors.append((USER, f"{USER}不能为空"))
+    elif fold(user_name) in SELF_NAMES or fold(user_name) == fold(ctx.institution_name):
+        user_name = "本机构"
+    else:
+        try:
+            user_code = validate_credit_code(code_text) if code_text else ""
+        except CreditCodeError as exc:
+            errors.append((USER_CODE, f"{USER_CODE}：{exc.message}"))
+        if not code_text:
+            errors.append((USER_CODE, "使用单位不是本机构时必须填写其统一社会信用代码"))
+        elif user_code and user_code == ctx.institution_code:
+            user_name, user_code = "本机构", ""
+        elif user_code and user_code in ctx.partners:
+            partner = ctx.partners[user_code]
+            user_type, partner_id = UserType.PARTNER, partner.pk
+            errors.extend(_check_partner(partner, purpose, valid_from, valid_to, document, ctx))
+            document = document or partner.document_number
+        elif user_code:
+            if document:
+                errors.append(
+                    (
+                        USER_CODE,
+                        f"委托合作单位（{user_code}）尚未登记：请先在“合作单位”中登记该单位及其委托书",
+                    )
+                )
+            user_type = UserType.BRANCH  # the institution's own branch (分支机构)
+
+    carrier_text = get(CARRIER)
+    carrier = carrier_name(carrier_text) if carrier_text else ""
+    if not carrier:
+        errors.append((CARRIER, f"{CARRIER}不能为空"))
+
+    remark = get(REMARK)
+    if len(remark) > REMARK_MAX:
+        errors.append((REMARK, f"备注不能超过 {REMARK_MAX} 字"))
+
+    if errors:
+        return RowResult(errors=errors, number=number)
+    is_sub_port = bool(main_port)
+    attributes = (
+        kind,
+        main_port,
+        is_sub_port,
+        purpose,
+        user_type,
+        user_name,
+        user_code,
+        partner_id,
+        carrier,
+        document,
+        valid_from,
+        valid_to,
+        remark,
+    )
+    values = (
+        number,
+        str(kind),
+        str(raw)[:64],
+        main_port,
+        is_sub_port,
+        str(purpose),
+        str(user_type),
+        user_name[:200],
+        user_code,
+        partner_id,
+        carrier[:100],
+        document[:64],
+        valid_from,
+        valid_to,
+        remark,
+        fingerprint(attributes),
+    )
+    return RowResult(values=values, number=number)
+
+
+def _check_partner(partner, purpose, valid_from, valid_to, document, ctx) -> Iterator:
+    """A partner acts only under a valid written entrustment covering the use
+    (000 §一(一); 001 第十条)."""
+    if purpose and not purpose_covers(partner.kind, purpose):
+        yield (
+            PURPOSE,
+            f"合作单位“{partner.name}”的委托类型为“{partner.get_kind_display()}”，"
+            f"不能用于“{Purpose(purpose).label}”",
+        )
+    if partner.valid_to and partner.valid_to < ctx.today:
+        yield (USER, f"合作单位“{partner.name}”的委托书已于 {partner.valid_to} 到期")
+    if valid_from and valid_from < partner.valid_from:
+        yield (VALID_FROM, f"合作起始日期早于委托书起始日期 {partner.valid_from}")
+    if partner.valid_to and valid_to and valid_to > partner.valid_to:
+        yield (VALID_TO, f"合作截止日期晚于委托书截止日期 {partner.valid_to}")
+    if document and partner.document_number and document != partner.document_number:
+        yield (
+            DOCUMENT,
+            f"委托书编号“{document}”与登记的委托书编号“{partner.document_number}”不一致",
+        )
+
+
+# --- staging --------------------------------------------------------------------------
+
+
+class StagingWriter:
+    """Buffers valid rows and writes them to the staging table in batches."""
+
+    batch_size = 5000
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.buffer: list[tuple] = []
+        self.written = 0
+
+    def add(self, row_no: int, values: tuple) -> None:
+        self.buffer.append((self.job_id, row_no, *values))
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        rows, self.buffer = self.buffer, []
+        columns = ", ".join(STAGING_COLUMNS)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                sql = f"COPY registry_numberstaging ({columns}) FROM STDIN"  # noqa: S608
+                with cursor.cursor.copy(sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(STAGING_COLUMNS))
+                cursor.executemany(
+                    f"INSERT INTO registry_numberstaging ({columns}) VALUES ({marks})",  # noqa: S608
+                    rows,
+                )
+        self.written += len(rows)

@@ -1,0 +1,358 @@
+"""The institution number library (000 §三(一)1; 002 短信营销号码库).
+
+Nothing here is ever deleted. A registered number is *active* (the current registration),
+*superseded* (an earlier version of an active one: the history), or *ended* (taken out of
+use; its end date set). The database allows one active row per (institution, number).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from portal.models import Organisation, OrgKind, validate_credit_code_field
+
+from .numbers import KIND_LABELS, NumberKind
+
+
+class Purpose(models.TextChoices):
+    MARKETING = "marketing", "营销"
+    COLLECTION = "collection", "催收"
+    BOTH = "both", "营销及催收"
+
+
+PURPOSE_BY_LABEL = {
+    "营销": Purpose.MARKETING,
+    "催收": Purpose.COLLECTION,
+    "营销及催收": Purpose.BOTH,
+    "营销和催收": Purpose.BOTH,
+    "营销、催收": Purpose.BOTH,
+    "营销/催收": Purpose.BOTH,
+    "催收及营销": Purpose.BOTH,
+}
+
+
+def purpose_covers(granted: str, used: str) -> bool:
+    """Does an entrustment (or registration) for ``granted`` cover use for ``used``?"""
+    return granted == Purpose.BOTH or granted == used
+
+
+class NumberKindField(models.TextChoices):
+    MOBILE = NumberKind.MOBILE.value, KIND_LABELS[NumberKind.MOBILE]
+    LANDLINE = NumberKind.LANDLINE.value, KIND_LABELS[NumberKind.LANDLINE]
+    SHORT = NumberKind.SHORT.value, KIND_LABELS[NumberKind.SHORT]
+    TOLLFREE = NumberKind.TOLLFREE.value, KIND_LABELS[NumberKind.TOLLFREE]
+    SMS_PORT = NumberKind.SMS_PORT.value, KIND_LABELS[NumberKind.SMS_PORT]
+
+
+class UserType(models.TextChoices):
+    SELF = "self", "本机构"
+    BRANCH = "branch", "分支机构"
+    PARTNER = "partner", "委托合作单位"
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "在用"
+    SUPERSEDED = "superseded", "历史版本"
+    ENDED = "ended", "已终止"
+
+
+def _scoped(queryset, user, field: str = "institution"):
+    """Institutions see their own rows; regulators and financial regulators all rows;
+    everyone else nothing (architecture.md: tenancy)."""
+    if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
+        return queryset.none()
+    kind = user.organisation.kind
+    if kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+        return queryset
+    if kind == OrgKind.INSTITUTION:
+        return queryset.filter(**{f"{field}_id": user.organisation_id})
+    return queryset.none()
+
+
+def document_path(instance, filename: str) -> str:
+    # The stored name is ours; the user's file name is only displayed.
+    suffix = filename.rsplit(".", 1)[-1].lower()[:8] if "." in filename else "bin"
+    return f"partners/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{suffix}"
+
+
+def upload_path(instance, filename: str) -> str:
+    suffix = filename.rsplit(".", 1)[-1].lower()[:8] if "." in filename else "bin"
+    return f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{suffix}"
+
+
+class PartnerQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PartnerQuerySet:
+        return _scoped(self, user)
+
+
+class Partner(models.Model):
+    """委托合作单位: a marketing or collection agency acting under written entrustment
+    (000 §一(一); 001 第十条、第十三条)."""
+
+    institution = models.ForeignKey(
+        Organisation, verbose_name="委托机构", on_delete=models.PROTECT, related_name="partners"
+    )
+    name = models.CharField("合作单位名称", max_length=200)
+    credit_code = models.CharField(
+        "统一社会信用代码", max_length=18, validators=[validate_credit_code_field]
+    )
+    kind = models.CharField("委托类型", max_length=16, choices=Purpose.choices)
+    document_number = models.CharField("委托书编号", max_length=64, blank=True)
+    document = models.FileField("委托书文件", upload_to=document_path, blank=True)
+    document_name = models.CharField("委托书原文件名", max_length=255, blank=True)
+    valid_from = models.DateField("委托起始日期")
+    valid_to = models.DateField("委托截止日期", null=True, blank=True)
+    contact = models.CharField("联系人及电话", max_length=100, blank=True)
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = PartnerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "委托合作单位"
+        verbose_name_plural = "委托合作单位"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "credit_code"], name="partner_unique_per_institution"
+            ),
+            models.CheckConstraint(
+                name="partner_period_order",
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                violation_error_message="委托截止日期不能早于起始日期",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.valid_to is not None and self.valid_to < timezone.localdate()
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "排队中"
+    RUNNING = "running", "导入中"
+    DONE = "done", "已导入"
+    REJECTED = "rejected", "已拒收"
+    FAILED = "failed", "失败"
+
+
+class ImportMode(models.TextChoices):
+    MERGE = "merge", "合并（默认）"
+    REPLACE = "replace", "替换"
+
+
+class ImportJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ImportJobQuerySet:
+        return _scoped(self, user)
+
+
+class ImportJob(models.Model):
+    """One upload of a 号码登记表 and what became of it."""
+
+    institution = models.ForeignKey(
+        Organisation, verbose_name="机构", on_delete=models.PROTECT, related_name="import_jobs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="上传人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    mode = models.CharField("导入方式", max_length=8, choices=ImportMode.choices)
+    file = models.FileField("文件", upload_to=upload_path, max_length=200)
+    original_name = models.CharField("原文件名", max_length=255)
+    size = models.BigIntegerField("文件大小", default=0)
+    sha256 = models.CharField("内容哈希", max_length=64, db_index=True)
+    status = models.CharField(
+        "状态", max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    rows_total = models.IntegerField("总行数", default=0)
+    rows_done = models.IntegerField("已处理行数", default=0)
+    created = models.IntegerField("新增", default=0)
+    updated = models.IntegerField("变更", default=0)
+    unchanged = models.IntegerField("未变", default=0)
+    ended = models.IntegerField("终止", default=0)
+    error_count = models.IntegerField("错误数", default=0)
+    error_report = models.FileField("错误报告", upload_to=upload_path, blank=True, max_length=200)
+    message = models.TextField("结果说明", blank=True)
+    warnings = models.JSONField("提示", default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    objects = ImportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "导入任务"
+        verbose_name_plural = "导入任务"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name}（{self.get_status_display()}）"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.is_finished:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(self.rows_done * 100 / self.rows_total))
+
+
+class NumberQuerySet(models.QuerySet):
+    def visible_to(self, user) -> NumberQuerySet:
+        return _scoped(self, user)
+
+    def active(self) -> NumberQuerySet:
+        return self.filter(status=Status.ACTIVE)
+
+
+def fingerprint(values: tuple) -> str:
+    """What makes two registrations of one number the same (to skip unchanged rows)."""
+    return hashlib.blake2b("\x1f".join(map(str, values)).encode(), digest_size=12).hexdigest()
+
+
+class RegisteredNumber(models.Model):
+    institution = models.ForeignKey(
+        Organisation, verbose_name="机构", on_delete=models.PROTECT, related_name="numbers"
+    )
+    number = models.CharField("号码", max_length=20)
+    kind = models.CharField("号码类型", max_length=10, choices=NumberKindField.choices)
+    raw = models.CharField("原始输入", max_length=64, blank=True)
+    main_port = models.CharField("所属主端口", max_length=20, blank=True)
+    is_sub_port = models.BooleanField("子端口", default=False)
+    purpose = models.CharField("用途", max_length=16, choices=Purpose.choices)
+    user_type = models.CharField("使用单位类型", max_length=8, choices=UserType.choices)
+    user_name = models.CharField("使用单位", max_length=200)
+    user_credit_code = models.CharField("使用单位统一社会信用代码", max_length=18, blank=True)
+    partner = models.ForeignKey(
+        Partner,
+        verbose_name="委托合作单位",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="numbers",
+    )
+    carrier = models.CharField("电信运营商", max_length=100)
+    document_number = models.CharField("委托书编号", max_length=64, blank=True)
+    valid_from = models.DateField("合作起始日期")
+    valid_to = models.DateField("合作截止日期", null=True, blank=True)
+    remark = models.CharField("备注", max_length=500, blank=True)
+    fingerprint = models.CharField(max_length=24)
+    status = models.CharField(
+        "状态", max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    end_reason = models.CharField("终止原因", max_length=200, blank=True)
+    source_job = models.ForeignKey(
+        ImportJob,
+        verbose_name="来源导入",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("登记时间", default=timezone.now)
+    closed_at = models.DateTimeField("终止/替换时间", null=True, blank=True)
+
+    objects = NumberQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "登记号码"
+        verbose_name_plural = "登记号码"
+        ordering = ["number"]
+        indexes = [
+            models.Index(fields=["number", "status"], name="regnum_number_status"),
+            models.Index(fields=["institution", "status", "number"], name="regnum_inst_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "number"],
+                condition=Q(status="active"),
+                name="regnum_one_active_per_institution",
+                violation_error_message="该号码已登记在用",
+            ),
+            models.CheckConstraint(
+                name="regnum_period_order",
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                violation_error_message="合作截止日期不能早于起始日期",
+            ),
+            models.CheckConstraint(
+                name="regnum_partner_has_partner",
+                condition=~Q(user_type="partner") | Q(partner__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def effective_valid_to(self) -> dt.date | None:
+        """The registration's own end, capped by its partner's entrustment."""
+        ends = [d for d in (self.valid_to, self.partner.valid_to if self.partner else None) if d]
+        return min(ends) if ends else None
+
+    @property
+    def kind_display(self) -> str:
+        if self.is_sub_port:
+            return "子端口"
+        return self.get_kind_display()
+
+
+class NumberStaging(models.Model):
+    """Rows of one import, validated and normalised, before the one-transaction merge.
+    Unlogged on PostgreSQL (migration 0002): it holds nothing a crash must keep."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, db_index=True)
+    row_no = models.IntegerField()
+    number = models.CharField(max_length=20)
+    kind = models.CharField(max_length=10)
+    raw = models.CharField(max_length=64, blank=True)
+    main_port = models.CharField(max_length=20, blank=True)
+    is_sub_port = models.BooleanField(default=False)
+    purpose = models.CharField(max_length=16)
+    user_type = models.CharField(max_length=8)
+    user_name = models.CharField(max_length=200)
+    user_credit_code = models.CharField(max_length=18, blank=True)
+    partner_id = models.BigIntegerField(null=True)
+    carrier = models.CharField(max_length=100)
+    document_number = models.CharField(max_length=64, blank=True)
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True)
+    remark = models.CharField(max_length=500, blank=True)
+    fingerprint = models.CharField(max_length=24)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "number"], name="staging_job_number")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.row_no}"

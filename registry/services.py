@@ -1,0 +1,602 @@
+"""Verbs on the number registry. Atomic, audited, permission-checked (style.md).
+
+Institutions register every number, port and sub-port that they, their branches and their
+entrusted partners use for marketing and collection (000 §三(一)1; 002 短信营销号码库).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from portal import audit
+from portal.errors import Conflict, NotPermitted, PortalError
+from portal.models import Organisation, OrgKind
+
+from .importers import errors as error_report
+from .importers import merge as merging
+from .importers import register
+from .importers.files import FileFormat, FileRejected, inspect_upload
+from .importers.reader import find_header, read_rows
+from .models import (
+    ImportJob,
+    ImportMode,
+    ImportStatus,
+    Partner,
+    Purpose,
+    RegisteredNumber,
+    Status,
+    UserType,
+)
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 20_000
+
+
+class ImportRejected(PortalError):
+    code = "import_rejected"
+
+
+def _require_writer(actor, institution: Organisation) -> None:
+    """Only the institution's own 管理员/经办人 write its register (tenancy)."""
+    if actor is None:
+        return
+    if actor.organisation_id != institution.pk or not actor.can_write:
+        raise NotPermitted("只有本机构的管理员或经办人可以修改号码登记")
+
+
+def _require_institution(institution: Organisation) -> None:
+    if institution.kind != OrgKind.INSTITUTION:
+        raise PortalError("只有金融机构登记号码和合作单位", code="not_institution")
+
+
+# --- partners --------------------------------------------------------------------------
+
+
+def partner_save(
+    *,
+    actor,
+    institution: Organisation,
+    name: str,
+    credit_code: str,
+    kind: str,
+    valid_from: dt.date,
+    valid_to: dt.date | None = None,
+    document_number: str = "",
+    contact: str = "",
+    document=None,
+    partner: Partner | None = None,
+) -> tuple[Partner, bool]:
+    """Register (or update) an entrusted partner and its entrustment document
+    (000 §一(一): nobody markets or collects for an institution without its written
+    entrustment). Same credit code twice updates the existing partner."""
+    from portal.creditcode import CreditCodeError, validate_credit_code
+
+    _require_institution(institution)
+    _require_writer(actor, institution)
+    try:
+        code = validate_credit_code(credit_code)
+    except CreditCodeError as exc:
+        raise PortalError(exc.message, code="credit_code", field="credit_code") from exc
+    if code == institution.credit_code:
+        raise PortalError("合作单位不能是本机构自己", code="self_partner", field="credit_code")
+    if kind not in Purpose.values:
+        raise PortalError("委托类型应为营销、催收或营销及催收", code="kind", field="kind")
+    if not name.strip():
+        raise PortalError("合作单位名称不能为空", code="name", field="name")
+    if valid_to and valid_to < valid_from:
+        raise PortalError("委托截止日期不能早于起始日期", code="period", field="valid_to")
+    with transaction.atomic():
+        existing = (
+            partner or Partner.objects.filter(institution=institution, credit_code=code).first()
+        )
+        if partner is not None and partner.institution_id != institution.pk:
+            raise NotPermitted("不能修改其他机构的合作单位")
+        created = existing is None
+        target = existing or Partner(institution=institution, created_by=actor if actor else None)
+        before = {} if created else _partner_summary(target)
+        if (
+            partner is not None
+            and code != partner.credit_code
+            and (
+                Partner.objects.filter(institution=institution, credit_code=code)
+                .exclude(pk=partner.pk)
+                .exists()
+            )
+        ):
+            raise Conflict("该统一社会信用代码的合作单位已登记", field="credit_code")
+        target.name = name.strip()
+        target.credit_code = code
+        target.kind = kind
+        target.valid_from = valid_from
+        target.valid_to = valid_to
+        target.document_number = document_number.strip()
+        target.contact = contact.strip()
+        if document is not None:
+            target.document_name = os.path.basename(document.name)[:255]
+            target.document.save(document.name, document, save=False)
+        target.save()
+        audit.record(
+            "partner.create" if created else "partner.update",
+            actor=actor,
+            organisation=institution,
+            obj=target,
+            summary={"before": before, "after": _partner_summary(target)},
+        )
+        if not created and target.valid_to and target.valid_to < timezone.localdate():
+            _end_partner_numbers(target, actor=actor)
+    return target, created
+
+
+def _partner_summary(p: Partner) -> dict:
+    return {
+        "name": p.name,
+        "credit_code": p.credit_code,
+        "kind": p.kind,
+        "valid_from": p.valid_from,
+        "valid_to": p.valid_to,
+        "document_number": p.document_number,
+    }
+
+
+def _end_partner_numbers(partner: Partner, *, actor) -> int:
+    """An expired entrustment ends its partner's numbers, and says so (issue 4 §1)."""
+    reason = f"委托书已于 {partner.valid_to} 到期"
+    rows = RegisteredNumber.objects.filter(partner=partner, status=Status.ACTIVE)
+    count = 0
+    for number in rows.select_for_update():
+        number.status = Status.ENDED
+        number.end_reason = reason
+        number.closed_at = timezone.now()
+        if number.valid_to is None or number.valid_to > partner.valid_to:
+            number.valid_to = max(partner.valid_to, number.valid_from)
+        number.save(update_fields=["status", "end_reason", "closed_at", "valid_to"])
+        count += 1
+    if count:
+        audit.record(
+            "number.end_expired_partner",
+            actor=actor,
+            organisation=partner.institution,
+            obj=partner,
+            summary={"ended": count, "reason": reason},
+        )
+    return count
+
+
+def partners_end_expired(*, today: dt.date | None = None) -> int:
+    """Daily: end the numbers of every partner whose entrustment has run out."""
+    today = today or timezone.localdate()
+    total = 0
+    expired = Partner.objects.filter(valid_to__lt=today, numbers__status=Status.ACTIVE).distinct()
+    for partner in expired:
+        with transaction.atomic():
+            total += _end_partner_numbers(partner, actor=None)
+    return total
+
+
+# --- single numbers (online) -----------------------------------------------------------
+
+
+def _validated(institution: Organisation, fields: dict[str, str]) -> tuple:
+    ctx = register.Context.for_institution(institution, today=timezone.localdate())
+    result = register.validate_row(lambda column: (fields.get(column) or "").strip(), ctx)
+    if result.errors:
+        column, reason = result.errors[0]
+        message = "；".join(f"{c}：{r}" for c, r in result.errors)
+        raise PortalError(message, code="invalid_row", field=column)
+    return result.values
+
+
+def _other_institution_holding(number: str, institution: Organisation) -> str | None:
+    return (
+        RegisteredNumber.objects.filter(number=number, status=Status.ACTIVE)
+        .exclude(institution=institution)
+        .values_list("institution__name", flat=True)
+        .first()
+    )
+
+
+def _insert(institution: Organisation, values: tuple, *, actor, job=None) -> RegisteredNumber:
+    data = dict(zip(merging.NUMBER_COLUMNS, values, strict=True))
+    return RegisteredNumber.objects.create(
+        institution=institution,
+        source_job=job,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        **data,
+    )
+
+
+def number_register(
+    *, actor, institution: Organisation, fields: dict[str, str]
+) -> RegisteredNumber:
+    """Register one number online, with the same validation as the 号码登记表."""
+    _require_institution(institution)
+    _require_writer(actor, institution)
+    values = _validated(institution, fields)
+    number = values[0]
+    with transaction.atomic():
+        merging.lock_merges()
+        other = _other_institution_holding(number, institution)
+        if other:
+            raise Conflict(
+                f"号码 {number} 已由“{other}”登记在用，同一号码不能由两家机构同时登记",
+                field=register.NUMBER,
+            )
+        if RegisteredNumber.objects.filter(
+            institution=institution, number=number, status=Status.ACTIVE
+        ).exists():
+            raise Conflict(f"号码 {number} 已在本机构登记在用，请修改原登记", field=register.NUMBER)
+        row = _insert(institution, values, actor=actor)
+        audit.record(
+            "number.create",
+            actor=actor,
+            organisation=institution,
+            obj=row,
+            summary={"after": _number_summary(row)},
+        )
+    return row
+
+
+def number_update(*, actor, number: RegisteredNumber, fields: dict[str, str]) -> RegisteredNumber:
+    """Change a registration: the current row becomes history, a new row is active."""
+    institution = number.institution
+    _require_writer(actor, institution)
+    if number.status != Status.ACTIVE:
+        raise PortalError("只能修改在用的登记", code="not_active")
+    values = _validated(institution, fields)
+    if values[0] != number.number:
+        raise PortalError(
+            "不能修改号码本身；请终止原登记后新增", code="number_changed", field=register.NUMBER
+        )
+    with transaction.atomic():
+        current = RegisteredNumber.objects.select_for_update().get(pk=number.pk)
+        if current.status != Status.ACTIVE:
+            raise Conflict("该登记已被他人修改或终止，请刷新后重试")
+        if current.fingerprint == values[-1]:
+            return current
+        before = _number_summary(current)
+        current.status = Status.SUPERSEDED
+        current.closed_at = timezone.now()
+        current.save(update_fields=["status", "closed_at"])
+        row = _insert(institution, values, actor=actor)
+        audit.record(
+            "number.update",
+            actor=actor,
+            organisation=institution,
+            obj=row,
+            summary={"before": before, "after": _number_summary(row)},
+        )
+    return row
+
+
+def number_end(
+    *, actor, number: RegisteredNumber, end_date: dt.date, reason: str
+) -> RegisteredNumber:
+    """Take a number out of use: its end date is set; nothing is deleted."""
+    _require_writer(actor, number.institution)
+    if not reason.strip():
+        raise PortalError("请填写终止原因", code="reason", field="reason")
+    with transaction.atomic():
+        current = RegisteredNumber.objects.select_for_update().get(pk=number.pk)
+        if current.status != Status.ACTIVE:
+            raise Conflict("该登记已终止或已被修改")
+        if end_date < current.valid_from:
+            raise PortalError(
+                f"终止日期不能早于合作起始日期 {current.valid_from}",
+                code="period",
+                field="end_date",
+            )
+        current.status = Status.ENDED
+        current.valid_to = end_date
+        current.end_reason = reason.strip()[:200]
+        current.closed_at = timezone.now()
+        current.save(update_fields=["status", "valid_to", "end_reason", "closed_at"])
+        audit.record(
+            "number.end",
+            actor=actor,
+            organisation=current.institution,
+            obj=current,
+            summary={"valid_to": end_date, "reason": current.end_reason},
+        )
+    return current
+
+
+def _number_summary(row: RegisteredNumber) -> dict:
+    return {
+        "number": row.number,
+        "kind": row.kind,
+        "purpose": row.purpose,
+        "user": row.user_name,
+        "carrier": row.carrier,
+        "valid_from": row.valid_from,
+        "valid_to": row.valid_to,
+    }
+
+
+# --- imports ---------------------------------------------------------------------------
+
+
+def _sha256(fileobj) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in (
+        fileobj.chunks() if hasattr(fileobj, "chunks") else iter(lambda: fileobj.read(1 << 20), b"")
+    ):
+        digest.update(chunk)
+        size += len(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest(), size
+
+
+def import_job_create(
+    *,
+    actor,
+    institution: Organisation,
+    upload,
+    original_name: str,
+    mode: str = ImportMode.MERGE,
+    enqueue: bool = True,
+) -> tuple[ImportJob, bool]:
+    """Accept an uploaded 号码登记表. Returns ``(job, created)``.
+
+    The file is stored under a server-made name and inspected at once (size, type,
+    macros, encryption, zip bombs): a hostile file is a rejected job with a message, never
+    a 500. The same content already imported (or queued) for this institution is recognised
+    by its SHA-256 and returns that job instead of importing twice.
+    """
+    _require_institution(institution)
+    _require_writer(actor, institution)
+    if mode not in ImportMode.values:
+        raise PortalError("导入方式应为 merge（合并）或 replace（替换）", code="mode")
+    size = getattr(upload, "size", None)
+    if size is not None and size > settings.UPLOAD_MAX_BYTES:
+        limit = settings.UPLOAD_MAX_BYTES // 1024 // 1024
+        raise ImportRejected(
+            f"文件大小 {size / 1024 / 1024:.1f} MB，超过上限 {limit} MB", code="too_large"
+        )
+    sha, size = _sha256(upload)
+    name = os.path.basename(original_name or "upload")[:255]
+    with transaction.atomic():
+        previous = (
+            ImportJob.objects.select_for_update()
+            .filter(
+                institution=institution,
+                sha256=sha,
+                mode=mode,
+                status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.DONE],
+            )
+            .first()
+        )
+        if previous is not None:
+            return previous, False
+        job = ImportJob(
+            institution=institution,
+            created_by=actor,
+            mode=mode,
+            original_name=name,
+            size=size,
+            sha256=sha,
+        )
+        job.file.save(name, File(upload, name=name), save=False)
+        try:
+            inspect_upload(job.file.path, original_name=name, max_bytes=settings.UPLOAD_MAX_BYTES)
+        except FileRejected as exc:
+            job.status = ImportStatus.REJECTED
+            job.message = exc.message
+            job.finished_at = timezone.now()
+        job.save()
+        audit.record(
+            "import.upload",
+            actor=actor,
+            organisation=institution,
+            obj=job,
+            summary={"file": name, "size": size, "sha256": sha, "mode": mode, "status": job.status},
+        )
+        if enqueue and job.status == ImportStatus.QUEUED:
+            from .tasks import run_import_job
+
+            transaction.on_commit(lambda: run_import_job.delay(job.pk))
+    return job, True
+
+
+def duplicate_message(job: ImportJob) -> str:
+    """What to tell a user who uploads content already uploaded (same SHA-256)."""
+    when = timezone.localtime(job.created_at)
+    return (
+        f"该文件已于 {when:%Y-%m-%d %H:%M} 上传（导入任务 {job.pk}，{job.get_status_display()}），"
+        "未重复导入"
+    )
+
+
+def _progress(job: ImportJob, **fields) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(job, key, value)
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Run one import end to end; safe to call again for the same job (acks late).
+
+    A finished job is returned as it is. Anything else starts from scratch: staging of an
+    earlier, interrupted attempt is cleared first, and the registry changes only in the
+    final transaction, which also marks the job done.
+    """
+    job = ImportJob.objects.select_related("institution", "created_by").get(pk=job_id)
+    if job.is_finished:
+        return job
+    merging.clear_staging(job.pk)
+    _progress(
+        job,
+        status=ImportStatus.RUNNING,
+        started_at=timezone.now(),
+        attempts=job.attempts + 1,
+        rows_done=0,
+    )
+    try:
+        _run(job)
+    except ImportRejected as exc:
+        merging.clear_staging(job.pk)
+        _finish(job, ImportStatus.REJECTED, exc.message)
+    except FileRejected as exc:
+        merging.clear_staging(job.pk)
+        _finish(job, ImportStatus.REJECTED, exc.message)
+    return job
+
+
+def import_job_fail(*, job_id: int, reason: str) -> None:
+    """The task gave up (retries exhausted): the registry is unchanged; say so."""
+    merging.clear_staging(job_id)
+    job = ImportJob.objects.get(pk=job_id)
+    if not job.is_finished:
+        _finish(job, ImportStatus.FAILED, f"导入失败，号码登记未作任何修改：{reason}")
+
+
+def _finish(job: ImportJob, status: str, message: str) -> None:
+    with transaction.atomic():
+        _progress(job, status=status, message=message, finished_at=timezone.now())
+        audit.record(
+            f"import.{status}",
+            actor=job.created_by,
+            organisation=job.institution,
+            obj=job,
+            summary={"rows": job.rows_total, "errors": job.error_count, "message": message[:200]},
+        )
+
+
+def _count_rows(path: Path, fmt: FileFormat) -> int:
+    if fmt == FileFormat.CSV:
+        with open(path, "rb") as fh:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    return 0
+
+
+def _run(job: ImportJob) -> None:
+    path = Path(job.file.path)
+    fmt = inspect_upload(path, original_name=job.original_name, max_bytes=settings.UPLOAD_MAX_BYTES)
+    ctx = register.Context.for_institution(job.institution, today=timezone.localdate())
+    writer = register.StagingWriter(job.pk)
+    bad: dict[int, list[tuple[str, str]]] = {}
+    rows = 0
+    with read_rows(path, fmt) as sheet:
+        header = find_header(
+            sheet,
+            required=register.REQUIRED,
+            synonyms=register.SYNONYMS,
+            optional=register.OPTIONAL,
+        )
+        warnings = sheet.warnings + header.warnings
+        total = getattr(sheet, "total_rows", None) or _count_rows(path, fmt)
+        _progress(job, rows_total=max(total - header.row_number, 0), warnings=warnings)
+        columns = header.columns
+        for row in header.data_rows:
+            cells = row.cells
+            n = len(cells)
+
+            def get(name, cells=cells, n=n):
+                index = columns.get(name)
+                return cells[index] if index is not None and index < n else ""
+
+            result = register.validate_row(get, ctx)
+            rows += 1
+            if result.errors:
+                bad[row.number] = result.errors
+            elif not bad:
+                writer.add(row.number, result.values)
+            if rows % PROGRESS_EVERY == 0:
+                _progress(job, rows_done=rows)
+    writer.flush()
+    _progress(job, rows_done=rows, rows_total=rows)
+    if rows == 0:
+        raise ImportRejected("文件中没有数据行（表头下方为空）", code="no_rows")
+    with transaction.atomic():
+        merging.lock_merges()
+        if not bad:
+            for row_no, number, first in merging.duplicate_rows(job.pk):
+                bad.setdefault(row_no, []).append(
+                    (register.NUMBER, f"号码 {number} 在文件中重复（与第 {first} 行相同）")
+                )
+            for row_no, number, other in merging.conflicting_rows(job.pk, job.institution_id):
+                bad.setdefault(row_no, []).append(
+                    (
+                        register.NUMBER,
+                        f"号码 {number} 已由“{other}”登记在用，同一号码不能由两家机构同时登记",
+                    )
+                )
+        if not bad:
+            counts = merging.merge(
+                job_id=job.pk,
+                institution_id=job.institution_id,
+                replace=job.mode == ImportMode.REPLACE,
+                actor_id=job.created_by_id,
+                today=timezone.localdate(),
+            )
+            merging.clear_staging(job.pk)
+            message = (
+                f"已导入 {rows} 行：新增 {counts.created}，变更 {counts.updated}，"
+                f"未变 {counts.unchanged}，终止 {counts.ended}"
+            )
+            _progress(
+                job,
+                status=ImportStatus.DONE,
+                created=counts.created,
+                updated=counts.updated,
+                unchanged=counts.unchanged,
+                ended=counts.ended,
+                message=message,
+                finished_at=timezone.now(),
+            )
+            audit.record(
+                "import.done",
+                actor=job.created_by,
+                organisation=job.institution,
+                obj=job,
+                summary={
+                    "rows": rows,
+                    "created": counts.created,
+                    "updated": counts.updated,
+                    "unchanged": counts.unchanged,
+                    "ended": counts.ended,
+                    "mode": job.mode,
+                },
+            )
+            return
+    # Rejected: write the error workbook from a second read of the file (only the bad rows).
+    report_name = f"{Path(job.original_name).stem}-错误报告.xlsx"
+    tmp = Path(settings.MEDIA_ROOT) / "tmp" / f"errors-{job.pk}.xlsx"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    with read_rows(path, fmt) as sheet:
+        header = find_header(
+            sheet,
+            required=register.REQUIRED,
+            synonyms=register.SYNONYMS,
+            optional=register.OPTIONAL,
+        )
+        error_report.write_error_workbook(
+            tmp,
+            headers=header.headers,
+            rows=(
+                (row.number, row.cells, bad[row.number])
+                for row in header.data_rows
+                if row.number in bad
+            ),
+        )
+    with open(tmp, "rb") as fh:
+        job.error_report.save(report_name, File(fh, name=report_name), save=False)
+    tmp.unlink(missing_ok=True)
+    _progress(job, error_report=job.error_report.name, error_count=len(bad))
+    raise ImportRejected(
+        f"文件中有 {len(bad)} 行错误，未导入任何数据。请下载错误报告，修改后重新上传。",
+        code="row_errors",
+    )
+
+
+def user_type_label(value: str) -> str:
+    return UserType(value).label

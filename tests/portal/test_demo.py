@@ -1,0 +1,52 @@
+"""``load_demo``: the demo organisations and logins, safe to run again."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from oversight.management.commands.load_demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
+from portal.models import AuditEvent, Organisation, User
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> tuple[int, int, int]:
+    return Organisation.objects.count(), User.objects.count(), AuditEvent.objects.count()
+
+
+def test_load_demo_twice_is_idempotent():
+    before = counts()
+    call_command("load_demo", "--force", "--json", stdout=StringIO())
+    after_first = counts()
+    assert after_first[0] == before[0] + 5
+    assert after_first[1] == before[1] + 5
+    assert after_first[2] == before[2] + 10  # one organisation.create + one user.create each
+
+    call_command("load_demo", "--force", "--json", stdout=StringIO())
+    assert counts() == after_first
+
+
+def test_demo_logins_work(client):
+    call_command("load_demo", "--force", stdout=StringIO())
+    for username in ("alice", "bob", "carol", "fiona", "rita"):
+        user = User.objects.get(username=username)
+        assert user.check_password(DEMO_PASSWORD)
+        assert not user.must_change_password
+    rita = User.objects.get(username="rita")
+    assert rita.is_regulator
+    assert rita.totp_enabled
+    assert rita.totp_secret == DEMO_TOTP_SECRET
+    assert User.objects.get(username="alice").organisation.licence_category == "bank"
+
+    response = client.post("/accounts/login/", {"username": "alice", "password": DEMO_PASSWORD})
+    assert response["Location"] == "/"
+
+
+def test_refuses_without_debug_or_force(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="演示数据只用于演示环境"):
+        call_command("load_demo", stdout=StringIO())
+    assert not User.objects.filter(username="rita").exists()
