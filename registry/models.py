@@ -235,8 +235,14 @@ def fingerprint(values: tuple) -> str:
 
 
 class RegisteredNumber(models.Model):
+    # Few indexes on purpose: each one costs time on a million-row merge. The institution
+    # is the leading column of regnum_inst_status; jobs and creators are never searched.
     institution = models.ForeignKey(
-        Organisation, verbose_name="机构", on_delete=models.PROTECT, related_name="numbers"
+        Organisation,
+        verbose_name="机构",
+        on_delete=models.PROTECT,
+        related_name="numbers",
+        db_index=False,
     )
     number = models.CharField("号码", max_length=20)
     kind = models.CharField("号码类型", max_length=10, choices=NumberKindField.choices)
@@ -254,6 +260,7 @@ class RegisteredNumber(models.Model):
         null=True,
         blank=True,
         related_name="numbers",
+        db_index=False,
     )
     carrier = models.CharField("电信运营商", max_length=100)
     document_number = models.CharField("委托书编号", max_length=64, blank=True)
@@ -261,9 +268,7 @@ class RegisteredNumber(models.Model):
     valid_to = models.DateField("合作截止日期", null=True, blank=True)
     remark = models.CharField("备注", max_length=500, blank=True)
     fingerprint = models.CharField(max_length=24)
-    status = models.CharField(
-        "状态", max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
-    )
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.ACTIVE)
     end_reason = models.CharField("终止原因", max_length=200, blank=True)
     source_job = models.ForeignKey(
         ImportJob,
@@ -272,6 +277,7 @@ class RegisteredNumber(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -280,6 +286,7 @@ class RegisteredNumber(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField("登记时间", default=timezone.now)
     closed_at = models.DateTimeField("终止/替换时间", null=True, blank=True)
@@ -293,6 +300,9 @@ class RegisteredNumber(models.Model):
         indexes = [
             models.Index(fields=["number", "status"], name="regnum_number_status"),
             models.Index(fields=["institution", "status", "number"], name="regnum_inst_status"),
+            models.Index(
+                fields=["partner"], name="regnum_partner", condition=Q(partner__isnull=False)
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -332,7 +342,8 @@ class NumberStaging(models.Model):
     """Rows of one import, validated and normalised, before the one-transaction merge.
     Unlogged on PostgreSQL (migration 0002): it holds nothing a crash must keep."""
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, db_index=True)
+    # A plain id, not a foreign key: a per-row FK check would cost more than the COPY.
+    job_id = models.BigIntegerField()
     row_no = models.IntegerField()
     number = models.CharField(max_length=20)
     kind = models.CharField(max_length=10)
@@ -352,7 +363,7 @@ class NumberStaging(models.Model):
     fingerprint = models.CharField(max_length=24)
 
     class Meta:
-        indexes = [models.Index(fields=["job", "number"], name="staging_job_number")]
+        indexes = [models.Index(fields=["job_id", "number"], name="staging_job_number")]
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.row_no}"

@@ -482,10 +482,9 @@ def _run(job: ImportJob) -> None:
     path = Path(job.file.path)
     fmt = inspect_upload(path, original_name=job.original_name, max_bytes=settings.UPLOAD_MAX_BYTES)
     ctx = register.Context.for_institution(job.institution, today=timezone.localdate())
-    writer = register.StagingWriter(job.pk)
     bad: dict[int, list[tuple[str, str]]] = {}
     rows = 0
-    with read_rows(path, fmt) as sheet:
+    with read_rows(path, fmt) as sheet, register.StagingWriter(job.pk) as writer:
         header = find_header(
             sheet,
             required=register.REQUIRED,
@@ -509,10 +508,10 @@ def _run(job: ImportJob) -> None:
             if result.errors:
                 bad[row.number] = result.errors
             elif not bad:
-                writer.add(row.number, result.values)
+                writer.add(row.number, result.values, result.copy_tail)
             if rows % PROGRESS_EVERY == 0:
                 _progress(job, rows_done=rows)
-    writer.flush()
+    merging.analyze_staging()
     _progress(job, rows_done=rows, rows_total=rows)
     if rows == 0:
         raise ImportRejected("文件中没有数据行（表头下方为空）", code="no_rows")

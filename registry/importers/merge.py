@@ -46,6 +46,14 @@ class MergeCounts:
     ended: int = 0
 
 
+def analyze_staging() -> None:
+    """Fresh planner statistics: without them PostgreSQL takes the just-filled staging
+    table for empty and picks nested loops over a million rows."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE registry_numberstaging")
+
+
 def lock_merges() -> None:
     """Take the merge lock for the current transaction (SQLite: IMMEDIATE already did)."""
     if connection.vendor == "postgresql":

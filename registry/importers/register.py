@@ -10,9 +10,12 @@ is untouched and the user gets an error workbook naming every bad row.
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.db import connection
 
@@ -105,6 +108,7 @@ STAGING_COLUMNS = (
 )
 
 
+@lru_cache(maxsize=4096)
 def fold(text: str) -> str:
     """Full-width to half-width and no spaces: how labels are compared."""
     return "".join(unicodedata.normalize("NFKC", text).split())
@@ -124,6 +128,7 @@ class Context:
     institution_code: str
     partners: dict[str, Partner]  # by credit code
     today: dt.date
+    attribute_cache: dict = field(default_factory=dict)
 
     @classmethod
     def for_institution(cls, institution, *, today: dt.date) -> Context:
@@ -136,6 +141,7 @@ class RowResult:
     values: tuple | None = None  # staging values without job_id and row_no
     errors: list[tuple[str, str]] = field(default_factory=list)
     number: str | None = None
+    copy_tail: str = ""  # the same values in COPY text format (PostgreSQL staging)
 
 
 def _date(cells: Callable[[str], str], column: str, errors: list, *, required: bool):
@@ -151,10 +157,17 @@ def _date(cells: Callable[[str], str], column: str, errors: list, *, required: b
         return None
 
 
+ATTRIBUTE_COLUMNS = (PURPOSE, USER, USER_CODE, DOCUMENT, CARRIER, VALID_FROM, VALID_TO, REMARK)
+_CACHE_LIMIT = 200_000
+
+
 def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
     """Validate one row completely; every problem is named (forms.md: strict in meaning).
 
-    ``get(column)`` returns the cell text of a canonical column ('' when absent).
+    ``get(column)`` returns the cell text of a canonical column ('' when absent). The
+    columns that describe *how* a number is used (purpose, user, carrier, period...) repeat
+    from row to row in any real register, so their validation is cached per distinct
+    combination in ``ctx``; the number itself is checked on every row.
     """
     errors: list[tuple[str, str]] = []
 
@@ -166,8 +179,7 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
     kind_label = get(KIND)
     wants_sub_port = False
     if kind_label:
-        named = numbers.kind_from_label(kind_label)
-        wants_sub_port = fold(kind_label) in numbers.SUB_PORT_LABELS
+        named, wants_sub_port = _kind_label(kind_label)
         if named is None:
             errors.append(
                 (
@@ -183,7 +195,7 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
     main_port = ""
     main_raw = get(MAIN_PORT)
     if main_raw:
-        main, main_kind, main_error = numbers.classify(main_raw)
+        main, _main_kind, main_error = numbers.classify(main_raw)
         if main_error:
             errors.append((MAIN_PORT, main_error))
         elif number and kind == numbers.NumberKind.SMS_PORT:
@@ -196,6 +208,40 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
             errors.append((MAIN_PORT, "只有短信子端口才填写所属主端口"))
     elif wants_sub_port:
         errors.append((MAIN_PORT, "子端口须填写所属主端口"))
+
+    key = tuple(get(column) for column in ATTRIBUTE_COLUMNS)
+    cached = ctx.attribute_cache.get(key)
+    if cached is None:
+        if len(ctx.attribute_cache) >= _CACHE_LIMIT:
+            ctx.attribute_cache.clear()
+        cached = ctx.attribute_cache[key] = _attributes(
+            dict(zip(ATTRIBUTE_COLUMNS, key, strict=True)), ctx
+        )
+    attribute_errors, attributes, attribute_print, segment = cached
+    if attribute_errors:
+        errors.extend(attribute_errors)
+    if errors:
+        return RowResult(errors=errors, number=number)
+    is_sub_port = bool(main_port)
+    raw = str(raw)[:64]
+    print_ = fingerprint((kind, main_port, is_sub_port, attribute_print))
+    values = (number, str(kind), raw, main_port, is_sub_port, *attributes, print_)
+    tail = (
+        f"{number}\t{kind}\t{raw if raw.isalnum() else _copy_value(raw)}\t{main_port}\t"
+        f"{'t' if is_sub_port else 'f'}\t{segment}\t{print_}"
+    )
+    return RowResult(values=values, number=number, copy_tail=tail)
+
+
+@lru_cache(maxsize=256)
+def _kind_label(label: str) -> tuple[numbers.NumberKind | None, bool]:
+    return numbers.kind_from_label(label), fold(label) in numbers.SUB_PORT_LABELS
+
+
+def _attributes(cells: dict[str, str], ctx: Context) -> tuple[list, tuple, str]:
+    """Validate the usage columns of a row: (errors, staging values, fingerprint part)."""
+    errors: list[tuple[str, str]] = []
+    get = cells.__getitem__
 
     purpose_text = get(PURPOSE)
     purpose = PURPOSE_BY_LABEL.get(fold(purpose_text)) if purpose_text else None
@@ -249,31 +295,9 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
     remark = get(REMARK)
     if len(remark) > REMARK_MAX:
         errors.append((REMARK, f"备注不能超过 {REMARK_MAX} 字"))
-
     if errors:
-        return RowResult(errors=errors, number=number)
-    is_sub_port = bool(main_port)
-    attributes = (
-        kind,
-        main_port,
-        is_sub_port,
-        purpose,
-        user_type,
-        user_name,
-        user_code,
-        partner_id,
-        carrier,
-        document,
-        valid_from,
-        valid_to,
-        remark,
-    )
+        return errors, (), "", ""
     values = (
-        number,
-        str(kind),
-        str(raw)[:64],
-        main_port,
-        is_sub_port,
         str(purpose),
         str(user_type),
         user_name[:200],
@@ -284,9 +308,8 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
         valid_from,
         valid_to,
         remark,
-        fingerprint(attributes),
     )
-    return RowResult(values=values, number=number)
+    return [], values, "\x1f".join(map(str, values)), "\t".join(map(_copy_value, values))
 
 
 def _check_partner(partner, purpose, valid_from, valid_to, document, ctx) -> Iterator:
@@ -315,7 +338,13 @@ def _check_partner(partner, purpose, valid_from, valid_to, document, ctx) -> Ite
 
 
 class StagingWriter:
-    """Buffers valid rows and writes them to the staging table in batches."""
+    """Buffers valid rows and writes them to the staging table in batches.
+
+    On PostgreSQL the batches go through COPY on a connection of a background thread, so
+    the database loads batch k while Python validates batch k+1 (psycopg releases the GIL
+    while it waits on the server). On SQLite the batches are inserted in line.
+    Use as a context manager; leaving it waits for the last batch and re-raises a failure.
+    """
 
     batch_size = 5000
 
@@ -323,9 +352,33 @@ class StagingWriter:
         self.job_id = job_id
         self.buffer: list[tuple] = []
         self.written = 0
+        self.threaded = connection.vendor == "postgresql"
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
-    def add(self, row_no: int, values: tuple) -> None:
-        self.buffer.append((self.job_id, row_no, *values))
+    def __enter__(self) -> StagingWriter:
+        if self.threaded:
+            self._queue = queue.Queue(maxsize=4)
+            self._thread = threading.Thread(target=self._drain, name="staging-copy", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.flush()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if exc_type is None and self._error is not None:
+            raise self._error
+
+    def add(self, row_no: int, values: tuple, copy_tail: str = "") -> None:
+        if self.threaded and copy_tail:
+            self.buffer.append(f"{self.job_id}\t{row_no}\t{copy_tail}\n")
+        else:
+            self.buffer.append((self.job_id, row_no, *values))
         if len(self.buffer) >= self.batch_size:
             self.flush()
 
@@ -333,17 +386,64 @@ class StagingWriter:
         if not self.buffer:
             return
         rows, self.buffer = self.buffer, []
-        columns = ", ".join(STAGING_COLUMNS)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                sql = f"COPY registry_numberstaging ({columns}) FROM STDIN"  # noqa: S608
-                with cursor.cursor.copy(sql) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join(["%s"] * len(STAGING_COLUMNS))
-                cursor.executemany(
-                    f"INSERT INTO registry_numberstaging ({columns}) VALUES ({marks})",  # noqa: S608
-                    rows,
-                )
         self.written += len(rows)
+        if self._thread is not None:
+            if self._error is not None:
+                raise self._error
+            self._queue.put(rows)
+        else:
+            _write_batch(connection, rows)
+
+    def _drain(self) -> None:
+        from django.db import connections
+
+        conn = connections["default"]  # this thread's own connection
+        try:
+            while (rows := self._queue.get()) is not None:
+                if self._error is None:
+                    _write_batch(conn, rows)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self._error = exc
+            while self._queue.get() is not None:
+                pass
+        finally:
+            conn.close()
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if type(value) is str:
+        return value.translate(_COPY_ESCAPES)
+    return str(value)  # int, date (ISO)
+
+
+def copy_text(rows: list) -> bytes:
+    """Rows in COPY text format (a row is a tuple, or a line validate_row already built:
+    most of it is cached per distinct attribute combination). Much faster than adapting
+    each value through psycopg's write_row."""
+    return "".join(
+        row if type(row) is str else "\t".join(map(_copy_value, row)) + "\n" for row in rows
+    ).encode()
+
+
+def _write_batch(conn, rows: list[tuple]) -> None:
+    columns = ", ".join(STAGING_COLUMNS)
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            sql = f"COPY registry_numberstaging ({columns}) FROM STDIN"  # noqa: S608
+            with cursor.cursor.copy(sql) as copy:
+                copy.write(copy_text(rows))
+        else:
+            marks = ", ".join(["%s"] * len(STAGING_COLUMNS))
+            cursor.executemany(
+                f"INSERT INTO registry_numberstaging ({columns}) VALUES ({marks})",  # noqa: S608
+                rows,
+            )

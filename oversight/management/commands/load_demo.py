@@ -14,6 +14,7 @@ from django.db import transaction
 
 from portal.accounts import services as accounts
 from portal.models import User
+from registry import demo as registry_demo
 
 DEMO_PASSWORD = "Demo-Portal-2026!"  # noqa: S105 - printed by make run, demo only
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
@@ -71,6 +72,7 @@ class Command(BaseCommand):
                     User.objects.filter(pk=user.pk).update(
                         totp_secret=DEMO_TOTP_SECRET, totp_enabled=True
                     )
+            registry_demo.load(orgs)
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return

@@ -1,0 +1,101 @@
+"""Demo registry data for `make run` (called by `load_demo`; idempotent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .models import Partner, RegisteredNumber, Status
+from .services import number_register, partner_save
+
+ALICE = "91330000MA2A1CE00B"
+BOB = "91330000MA2B0B000F"
+
+PARTNERS = {
+    ALICE: [
+        (
+            "杭州示例信息咨询服务有限公司（演示）",
+            "91330100MA2PART01W",
+            "collection",
+            dt.date(2026, 1, 1),
+            dt.date(2027, 6, 30),
+            "WT-2026-001",
+        ),
+        (
+            "浙江示例营销策划有限公司（演示）",
+            "91330100MA2PART020",
+            "marketing",
+            dt.date(2025, 7, 1),
+            dt.date(2026, 6, 30),
+            "WT-2025-017",
+        ),
+    ],
+}
+
+NUMBERS = {
+    ALICE: [
+        ("95599", "营销及催收", "本机构", "", "中国电信", "2025-01-01", ""),
+        ("0571-87650001", "营销", "本机构", "", "中国电信", "2025-03-01", ""),
+        ("13800138001", "催收", "本机构", "", "中国移动", "2025-06-01", ""),
+        ("1069055599", "营销", "本机构", "", "中国移动", "2025-01-01", ""),
+        ("106905559901", "营销", "本机构", "", "中国移动", "2025-01-01", "1069055599"),
+        (
+            "13900139002",
+            "催收",
+            "杭州示例信息咨询服务有限公司（演示）",
+            "91330100MA2PART01W",
+            "中国联通",
+            "2026-01-15",
+            "",
+        ),
+        (
+            "4008200001",
+            "营销",
+            "甲银行宁波分行（演示）",
+            "91330100MA2BRANC08",
+            "中国联通",
+            "2025-05-01",
+            "",
+        ),
+    ],
+    BOB: [
+        ("95501", "催收", "本机构", "", "中国联通", "2025-02-01", ""),
+        ("13700137003", "营销", "本机构", "", "中国移动", "2026-02-01", ""),
+        ("106575501", "营销", "本机构", "", "中国联通", "2025-09-01", ""),
+    ],
+}
+
+
+def load(orgs: dict) -> None:
+    for code, partners in PARTNERS.items():
+        institution = orgs[code]
+        for name, credit, kind, start, end, document in partners:
+            if not Partner.objects.filter(institution=institution, credit_code=credit).exists():
+                partner_save(
+                    actor=None,
+                    institution=institution,
+                    name=name,
+                    credit_code=credit,
+                    kind=kind,
+                    valid_from=start,
+                    valid_to=end,
+                    document_number=document,
+                )
+    for code, rows in NUMBERS.items():
+        institution = orgs[code]
+        for number, purpose, user, user_code, carrier, start, main in rows:
+            digits = "".join(ch for ch in number if ch.isdigit())
+            if RegisteredNumber.objects.filter(number=digits, status=Status.ACTIVE).exists():
+                continue
+            number_register(
+                actor=None,
+                institution=institution,
+                fields={
+                    "号码": number,
+                    "用途": purpose,
+                    "使用单位": user,
+                    "使用单位统一社会信用代码": user_code,
+                    "电信运营商": carrier,
+                    "合作起始日期": start,
+                    "所属主端口": main,
+                },
+            )
