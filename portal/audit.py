@@ -36,6 +36,16 @@ ACTION_LABELS = {
     "user.reset_password": "重置密码",
     "calendar.load_year": "加载工作日历",
     "calendar.set_day": "调整工作日",
+    "partner.create": "登记合作单位",
+    "partner.update": "修改合作单位",
+    "number.create": "登记号码",
+    "number.update": "修改号码登记",
+    "number.end": "终止号码登记",
+    "number.end_expired_partner": "委托到期终止号码",
+    "import.upload": "上传号码登记表",
+    "import.done": "号码导入完成",
+    "import.rejected": "号码导入被拒收",
+    "import.failed": "号码导入失败",
 }
 
 

@@ -245,9 +245,17 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "机构号码备案、运营商报送、比对处置的接口。所有数据按调用者所属单位隔离。",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui/",
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",  # spectacular appends "/swagger-ui-….js"
     "SWAGGER_UI_FAVICON_HREF": "/static/portal/favicon.svg",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" or "kind"; name their choice sets apart.
+    "ENUM_NAME_OVERRIDES": {
+        "NumberStatusEnum": "registry.models.Status",
+        "ImportStatusEnum": "registry.models.ImportStatus",
+        "NumberKindEnum": "registry.models.NumberKindField",
+        "PurposeEnum": "registry.models.Purpose",
+        "ImportModeEnum": "registry.models.ImportMode",
+    },
 }
 
 CACHES = {
@@ -274,7 +282,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "portal"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# kombu's SQLAlchemy transport passes its transport options to create_engine(), which
+# refuses unknown keywords (architecture.md): the embedded broker gets none.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 3600}
+)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "deadline-reminders": {

@@ -298,8 +298,13 @@ class RegisteredNumber(models.Model):
         verbose_name_plural = "登记号码"
         ordering = ["number"]
         indexes = [
-            models.Index(fields=["number", "status"], name="regnum_number_status"),
-            models.Index(fields=["institution", "status", "number"], name="regnum_inst_status"),
+            # Conflict checks and every lookup by number concern active registrations; the
+            # institution's active list uses the unique constraint's index below. History
+            # and ended rows are read per number, through the same partial index's table.
+            models.Index(
+                fields=["number"], name="regnum_number_active", condition=Q(status="active")
+            ),
+            models.Index(fields=["institution", "number"], name="regnum_inst_number"),
             models.Index(
                 fields=["partner"], name="regnum_partner", condition=Q(partner__isnull=False)
             ),

@@ -25,6 +25,7 @@ from .importers import errors as error_report
 from .importers import merge as merging
 from .importers import register
 from .importers.files import FileFormat, FileRejected, inspect_upload
+from .importers.files import _mb as size_text
 from .importers.reader import find_header, read_rows
 from .models import (
     ImportJob,
@@ -191,7 +192,9 @@ def _validated(institution: Organisation, fields: dict[str, str]) -> tuple:
     if result.errors:
         column, reason = result.errors[0]
         message = "；".join(f"{c}：{r}" for c, r in result.errors)
-        raise PortalError(message, code="invalid_row", field=column)
+        error = PortalError(message, code="invalid_row", field=column)
+        error.errors = result.errors  # every (column, reason), for forms to place each one
+        raise error
     return result.values
 
 
@@ -358,9 +361,11 @@ def import_job_create(
         raise PortalError("导入方式应为 merge（合并）或 replace（替换）", code="mode")
     size = getattr(upload, "size", None)
     if size is not None and size > settings.UPLOAD_MAX_BYTES:
-        limit = settings.UPLOAD_MAX_BYTES // 1024 // 1024
+        # The same wording as inspect_upload's check (a limit under 1 MB is not "0 MB").
         raise ImportRejected(
-            f"文件大小 {size / 1024 / 1024:.1f} MB，超过上限 {limit} MB", code="too_large"
+            f"文件大小为 {size_text(size)}，超过上限 {size_text(settings.UPLOAD_MAX_BYTES)}，"
+            "请拆分为多个文件后分批上传",
+            code="too_large",
         )
     sha, size = _sha256(upload)
     name = os.path.basename(original_name or "upload")[:255]
@@ -401,9 +406,7 @@ def import_job_create(
             summary={"file": name, "size": size, "sha256": sha, "mode": mode, "status": job.status},
         )
         if enqueue and job.status == ImportStatus.QUEUED:
-            from .tasks import run_import_job
-
-            transaction.on_commit(lambda: run_import_job.delay(job.pk))
+            transaction.on_commit(lambda: _enqueue(job.pk))
     return job, True
 
 
@@ -414,6 +417,18 @@ def duplicate_message(job: ImportJob) -> str:
         f"该文件已于 {when:%Y-%m-%d %H:%M} 上传（导入任务 {job.pk}，{job.get_status_display()}），"
         "未重复导入"
     )
+
+
+def _enqueue(job_id: int) -> None:
+    """Hand the job to a worker; if the broker is unreachable the job says so (failed)
+    instead of waiting in the queue for ever and blocking a re-upload of the same file."""
+    from .tasks import run_import_job
+
+    try:
+        run_import_job.delay(job_id)
+    except Exception:  # noqa: BLE001 - any broker failure ends the same way
+        log.exception("could not enqueue import job %s", job_id)
+        import_job_fail(job_id=job_id, reason="后台任务队列暂时不可用，请稍后重新上传")
 
 
 def _progress(job: ImportJob, **fields) -> None:

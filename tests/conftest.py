@@ -169,3 +169,9 @@ def client_for(client):
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(items):
+    """Browser (live-server) tests run last: their transactional teardown empties every
+    table, and the tests in a transaction that would follow expect the calendar loaded."""
+    items.sort(key=lambda item: "live_server" in getattr(item, "fixturenames", ()))

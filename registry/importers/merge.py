@@ -13,29 +13,14 @@ from django.db import connection
 from django.utils import timezone
 
 from ..models import Status
+from .register import STAGING_COLUMNS
 
 # Serialises merges across institutions, so two institutions importing the same number at
 # the same moment cannot both pass the cross-institution conflict check.
 MERGE_LOCK_KEY = 727_002
 
-NUMBER_COLUMNS = (
-    "number",
-    "kind",
-    "raw",
-    "main_port",
-    "is_sub_port",
-    "purpose",
-    "user_type",
-    "user_name",
-    "user_credit_code",
-    "partner_id",
-    "carrier",
-    "document_number",
-    "valid_from",
-    "valid_to",
-    "remark",
-    "fingerprint",
-)
+# The staged values that become a registered number (all staging columns but job and row).
+NUMBER_COLUMNS = STAGING_COLUMNS[2:]
 
 
 @dataclass

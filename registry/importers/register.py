@@ -238,9 +238,21 @@ def _kind_label(label: str) -> tuple[numbers.NumberKind | None, bool]:
     return numbers.kind_from_label(label), fold(label) in numbers.SUB_PORT_LABELS
 
 
+# The formula guard that our exports and error reports put before text (xlsx.safe_cell).
+_GUARDED = ("'=", "'+", "'-", "'@")
+
+
+def _unguard(text: str) -> str:
+    """``'=x`` -> ``=x``: Excel keeps a typed leading apostrophe out of the cell's value, so
+    one in the text is a guard of ours; re-importing an export must not change a remark."""
+    return text[1:] if text.startswith(_GUARDED) else text
+
+
 def _attributes(cells: dict[str, str], ctx: Context) -> tuple[list, tuple, str]:
-    """Validate the usage columns of a row: (errors, staging values, fingerprint part)."""
+    """Validate the usage columns of a row: (errors, staging values, fingerprint part).
+    Runs once per distinct combination (cached by validate_row), not once per row."""
     errors: list[tuple[str, str]] = []
+    cells = {column: _unguard(text) for column, text in cells.items()}
     get = cells.__getitem__
 
     purpose_text = get(PURPOSE)
@@ -325,6 +337,9 @@ def _check_partner(partner, purpose, valid_from, valid_to, document, ctx) -> Ite
         yield (USER, f"合作单位“{partner.name}”的委托书已于 {partner.valid_to} 到期")
     if valid_from and valid_from < partner.valid_from:
         yield (VALID_FROM, f"合作起始日期早于委托书起始日期 {partner.valid_from}")
+    if partner.valid_to and valid_from and valid_from > partner.valid_to:
+        # An open-ended row would otherwise pass: its whole period lies after the entrustment.
+        yield (VALID_FROM, f"合作起始日期晚于委托书截止日期 {partner.valid_to}")
     if partner.valid_to and valid_to and valid_to > partner.valid_to:
         yield (VALID_TO, f"合作截止日期晚于委托书截止日期 {partner.valid_to}")
     if document and partner.document_number and document != partner.document_number:

@@ -9,162 +9,437 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('portal', '0002_audit_insert_only'),
+        ("portal", "0002_audit_insert_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mode', models.CharField(choices=[('merge', '合并（默认）'), ('replace', '替换')], max_length=8, verbose_name='导入方式')),
-                ('file', models.FileField(max_length=200, upload_to=registry.models.upload_path, verbose_name='文件')),
-                ('original_name', models.CharField(max_length=255, verbose_name='原文件名')),
-                ('size', models.BigIntegerField(default=0, verbose_name='文件大小')),
-                ('sha256', models.CharField(db_index=True, max_length=64, verbose_name='内容哈希')),
-                ('status', models.CharField(choices=[('queued', '排队中'), ('running', '导入中'), ('done', '已导入'), ('rejected', '已拒收'), ('failed', '失败')], default='queued', max_length=10, verbose_name='状态')),
-                ('rows_total', models.IntegerField(default=0, verbose_name='总行数')),
-                ('rows_done', models.IntegerField(default=0, verbose_name='已处理行数')),
-                ('created', models.IntegerField(default=0, verbose_name='新增')),
-                ('updated', models.IntegerField(default=0, verbose_name='变更')),
-                ('unchanged', models.IntegerField(default=0, verbose_name='未变')),
-                ('ended', models.IntegerField(default=0, verbose_name='终止')),
-                ('error_count', models.IntegerField(default=0, verbose_name='错误数')),
-                ('error_report', models.FileField(blank=True, max_length=200, upload_to=registry.models.upload_path, verbose_name='错误报告')),
-                ('message', models.TextField(blank=True, verbose_name='结果说明')),
-                ('warnings', models.JSONField(blank=True, default=list, verbose_name='提示')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='尝试次数')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='上传时间')),
-                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='开始时间')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='完成时间')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='上传人')),
-                ('institution', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='import_jobs', to='portal.organisation', verbose_name='机构')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("merge", "合并（默认）"), ("replace", "替换")],
+                        max_length=8,
+                        verbose_name="导入方式",
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=200, upload_to=registry.models.upload_path, verbose_name="文件"
+                    ),
+                ),
+                ("original_name", models.CharField(max_length=255, verbose_name="原文件名")),
+                ("size", models.BigIntegerField(default=0, verbose_name="文件大小")),
+                ("sha256", models.CharField(db_index=True, max_length=64, verbose_name="内容哈希")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "排队中"),
+                            ("running", "导入中"),
+                            ("done", "已导入"),
+                            ("rejected", "已拒收"),
+                            ("failed", "失败"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("rows_total", models.IntegerField(default=0, verbose_name="总行数")),
+                ("rows_done", models.IntegerField(default=0, verbose_name="已处理行数")),
+                ("created", models.IntegerField(default=0, verbose_name="新增")),
+                ("updated", models.IntegerField(default=0, verbose_name="变更")),
+                ("unchanged", models.IntegerField(default=0, verbose_name="未变")),
+                ("ended", models.IntegerField(default=0, verbose_name="终止")),
+                ("error_count", models.IntegerField(default=0, verbose_name="错误数")),
+                (
+                    "error_report",
+                    models.FileField(
+                        blank=True,
+                        max_length=200,
+                        upload_to=registry.models.upload_path,
+                        verbose_name="错误报告",
+                    ),
+                ),
+                ("message", models.TextField(blank=True, verbose_name="结果说明")),
+                ("warnings", models.JSONField(blank=True, default=list, verbose_name="提示")),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="尝试次数")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="上传时间")),
+                (
+                    "started_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="开始时间"),
+                ),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="完成时间"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="上传人",
+                    ),
+                ),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="import_jobs",
+                        to="portal.organisation",
+                        verbose_name="机构",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '导入任务',
-                'verbose_name_plural': '导入任务',
-                'ordering': ['-created_at'],
+                "verbose_name": "导入任务",
+                "verbose_name_plural": "导入任务",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='NumberStaging',
+            name="NumberStaging",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('job_id', models.BigIntegerField()),
-                ('row_no', models.IntegerField()),
-                ('number', models.CharField(max_length=20)),
-                ('kind', models.CharField(max_length=10)),
-                ('raw', models.CharField(blank=True, max_length=64)),
-                ('main_port', models.CharField(blank=True, max_length=20)),
-                ('is_sub_port', models.BooleanField(default=False)),
-                ('purpose', models.CharField(max_length=16)),
-                ('user_type', models.CharField(max_length=8)),
-                ('user_name', models.CharField(max_length=200)),
-                ('user_credit_code', models.CharField(blank=True, max_length=18)),
-                ('partner_id', models.BigIntegerField(null=True)),
-                ('carrier', models.CharField(max_length=100)),
-                ('document_number', models.CharField(blank=True, max_length=64)),
-                ('valid_from', models.DateField()),
-                ('valid_to', models.DateField(null=True)),
-                ('remark', models.CharField(blank=True, max_length=500)),
-                ('fingerprint', models.CharField(max_length=24)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("job_id", models.BigIntegerField()),
+                ("row_no", models.IntegerField()),
+                ("number", models.CharField(max_length=20)),
+                ("kind", models.CharField(max_length=10)),
+                ("raw", models.CharField(blank=True, max_length=64)),
+                ("main_port", models.CharField(blank=True, max_length=20)),
+                ("is_sub_port", models.BooleanField(default=False)),
+                ("purpose", models.CharField(max_length=16)),
+                ("user_type", models.CharField(max_length=8)),
+                ("user_name", models.CharField(max_length=200)),
+                ("user_credit_code", models.CharField(blank=True, max_length=18)),
+                ("partner_id", models.BigIntegerField(null=True)),
+                ("carrier", models.CharField(max_length=100)),
+                ("document_number", models.CharField(blank=True, max_length=64)),
+                ("valid_from", models.DateField()),
+                ("valid_to", models.DateField(null=True)),
+                ("remark", models.CharField(blank=True, max_length=500)),
+                ("fingerprint", models.CharField(max_length=24)),
             ],
             options={
-                'indexes': [models.Index(fields=['job_id', 'number'], name='staging_job_number')],
+                "indexes": [models.Index(fields=["job_id", "number"], name="staging_job_number")],
             },
         ),
         migrations.CreateModel(
-            name='Partner',
+            name="Partner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='合作单位名称')),
-                ('credit_code', models.CharField(max_length=18, validators=[portal.models.validate_credit_code_field], verbose_name='统一社会信用代码')),
-                ('kind', models.CharField(choices=[('marketing', '营销'), ('collection', '催收'), ('both', '营销及催收')], max_length=16, verbose_name='委托类型')),
-                ('document_number', models.CharField(blank=True, max_length=64, verbose_name='委托书编号')),
-                ('document', models.FileField(blank=True, upload_to=registry.models.document_path, verbose_name='委托书文件')),
-                ('document_name', models.CharField(blank=True, max_length=255, verbose_name='委托书原文件名')),
-                ('valid_from', models.DateField(verbose_name='委托起始日期')),
-                ('valid_to', models.DateField(blank=True, null=True, verbose_name='委托截止日期')),
-                ('contact', models.CharField(blank=True, max_length=100, verbose_name='联系人及电话')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='登记时间')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('institution', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='partners', to='portal.organisation', verbose_name='委托机构')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="合作单位名称")),
+                (
+                    "credit_code",
+                    models.CharField(
+                        max_length=18,
+                        validators=[portal.models.validate_credit_code_field],
+                        verbose_name="统一社会信用代码",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("marketing", "营销"),
+                            ("collection", "催收"),
+                            ("both", "营销及催收"),
+                        ],
+                        max_length=16,
+                        verbose_name="委托类型",
+                    ),
+                ),
+                (
+                    "document_number",
+                    models.CharField(blank=True, max_length=64, verbose_name="委托书编号"),
+                ),
+                (
+                    "document",
+                    models.FileField(
+                        blank=True,
+                        upload_to=registry.models.document_path,
+                        verbose_name="委托书文件",
+                    ),
+                ),
+                (
+                    "document_name",
+                    models.CharField(blank=True, max_length=255, verbose_name="委托书原文件名"),
+                ),
+                ("valid_from", models.DateField(verbose_name="委托起始日期")),
+                ("valid_to", models.DateField(blank=True, null=True, verbose_name="委托截止日期")),
+                (
+                    "contact",
+                    models.CharField(blank=True, max_length=100, verbose_name="联系人及电话"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="登记时间")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="partners",
+                        to="portal.organisation",
+                        verbose_name="委托机构",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '委托合作单位',
-                'verbose_name_plural': '委托合作单位',
-                'ordering': ['name'],
+                "verbose_name": "委托合作单位",
+                "verbose_name_plural": "委托合作单位",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='RegisteredNumber',
+            name="RegisteredNumber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=20, verbose_name='号码')),
-                ('kind', models.CharField(choices=[('mobile', '手机'), ('landline', '固话'), ('short', '短号码'), ('tollfree', '400/800'), ('sms_port', '短信端口')], max_length=10, verbose_name='号码类型')),
-                ('raw', models.CharField(blank=True, max_length=64, verbose_name='原始输入')),
-                ('main_port', models.CharField(blank=True, max_length=20, verbose_name='所属主端口')),
-                ('is_sub_port', models.BooleanField(default=False, verbose_name='子端口')),
-                ('purpose', models.CharField(choices=[('marketing', '营销'), ('collection', '催收'), ('both', '营销及催收')], max_length=16, verbose_name='用途')),
-                ('user_type', models.CharField(choices=[('self', '本机构'), ('branch', '分支机构'), ('partner', '委托合作单位')], max_length=8, verbose_name='使用单位类型')),
-                ('user_name', models.CharField(max_length=200, verbose_name='使用单位')),
-                ('user_credit_code', models.CharField(blank=True, max_length=18, verbose_name='使用单位统一社会信用代码')),
-                ('carrier', models.CharField(max_length=100, verbose_name='电信运营商')),
-                ('document_number', models.CharField(blank=True, max_length=64, verbose_name='委托书编号')),
-                ('valid_from', models.DateField(verbose_name='合作起始日期')),
-                ('valid_to', models.DateField(blank=True, null=True, verbose_name='合作截止日期')),
-                ('remark', models.CharField(blank=True, max_length=500, verbose_name='备注')),
-                ('fingerprint', models.CharField(max_length=24)),
-                ('status', models.CharField(choices=[('active', '在用'), ('superseded', '历史版本'), ('ended', '已终止')], default='active', max_length=10, verbose_name='状态')),
-                ('end_reason', models.CharField(blank=True, max_length=200, verbose_name='终止原因')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='登记时间')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='终止/替换时间')),
-                ('created_by', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='登记人')),
-                ('institution', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='numbers', to='portal.organisation', verbose_name='机构')),
-                ('partner', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='numbers', to='registry.partner', verbose_name='委托合作单位')),
-                ('source_job', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.importjob', verbose_name='来源导入')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=20, verbose_name="号码")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("mobile", "手机"),
+                            ("landline", "固话"),
+                            ("short", "短号码"),
+                            ("tollfree", "400/800"),
+                            ("sms_port", "短信端口"),
+                        ],
+                        max_length=10,
+                        verbose_name="号码类型",
+                    ),
+                ),
+                ("raw", models.CharField(blank=True, max_length=64, verbose_name="原始输入")),
+                (
+                    "main_port",
+                    models.CharField(blank=True, max_length=20, verbose_name="所属主端口"),
+                ),
+                ("is_sub_port", models.BooleanField(default=False, verbose_name="子端口")),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[
+                            ("marketing", "营销"),
+                            ("collection", "催收"),
+                            ("both", "营销及催收"),
+                        ],
+                        max_length=16,
+                        verbose_name="用途",
+                    ),
+                ),
+                (
+                    "user_type",
+                    models.CharField(
+                        choices=[
+                            ("self", "本机构"),
+                            ("branch", "分支机构"),
+                            ("partner", "委托合作单位"),
+                        ],
+                        max_length=8,
+                        verbose_name="使用单位类型",
+                    ),
+                ),
+                ("user_name", models.CharField(max_length=200, verbose_name="使用单位")),
+                (
+                    "user_credit_code",
+                    models.CharField(
+                        blank=True, max_length=18, verbose_name="使用单位统一社会信用代码"
+                    ),
+                ),
+                ("carrier", models.CharField(max_length=100, verbose_name="电信运营商")),
+                (
+                    "document_number",
+                    models.CharField(blank=True, max_length=64, verbose_name="委托书编号"),
+                ),
+                ("valid_from", models.DateField(verbose_name="合作起始日期")),
+                ("valid_to", models.DateField(blank=True, null=True, verbose_name="合作截止日期")),
+                ("remark", models.CharField(blank=True, max_length=500, verbose_name="备注")),
+                ("fingerprint", models.CharField(max_length=24)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "在用"),
+                            ("superseded", "历史版本"),
+                            ("ended", "已终止"),
+                        ],
+                        default="active",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                (
+                    "end_reason",
+                    models.CharField(blank=True, max_length=200, verbose_name="终止原因"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="登记时间"
+                    ),
+                ),
+                (
+                    "closed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="终止/替换时间"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="登记人",
+                    ),
+                ),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="numbers",
+                        to="portal.organisation",
+                        verbose_name="机构",
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="numbers",
+                        to="registry.partner",
+                        verbose_name="委托合作单位",
+                    ),
+                ),
+                (
+                    "source_job",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.importjob",
+                        verbose_name="来源导入",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '登记号码',
-                'verbose_name_plural': '登记号码',
-                'ordering': ['number'],
+                "verbose_name": "登记号码",
+                "verbose_name_plural": "登记号码",
+                "ordering": ["number"],
             },
         ),
         migrations.AddConstraint(
-            model_name='partner',
-            constraint=models.UniqueConstraint(fields=('institution', 'credit_code'), name='partner_unique_per_institution'),
+            model_name="partner",
+            constraint=models.UniqueConstraint(
+                fields=("institution", "credit_code"), name="partner_unique_per_institution"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='partner',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='partner_period_order', violation_error_message='委托截止日期不能早于起始日期'),
+            model_name="partner",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("valid_to__isnull", True),
+                    ("valid_to__gte", models.F("valid_from")),
+                    _connector="OR",
+                ),
+                name="partner_period_order",
+                violation_error_message="委托截止日期不能早于起始日期",
+            ),
         ),
         migrations.AddIndex(
-            model_name='registerednumber',
-            index=models.Index(fields=['number', 'status'], name='regnum_number_status'),
+            model_name="registerednumber",
+            index=models.Index(fields=["number", "status"], name="regnum_number_status"),
         ),
         migrations.AddIndex(
-            model_name='registerednumber',
-            index=models.Index(fields=['institution', 'status', 'number'], name='regnum_inst_status'),
+            model_name="registerednumber",
+            index=models.Index(
+                fields=["institution", "status", "number"], name="regnum_inst_status"
+            ),
         ),
         migrations.AddIndex(
-            model_name='registerednumber',
-            index=models.Index(condition=models.Q(('partner__isnull', False)), fields=['partner'], name='regnum_partner'),
+            model_name="registerednumber",
+            index=models.Index(
+                condition=models.Q(("partner__isnull", False)),
+                fields=["partner"],
+                name="regnum_partner",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='registerednumber',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('institution', 'number'), name='regnum_one_active_per_institution', violation_error_message='该号码已登记在用'),
+            model_name="registerednumber",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "active")),
+                fields=("institution", "number"),
+                name="regnum_one_active_per_institution",
+                violation_error_message="该号码已登记在用",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='registerednumber',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='regnum_period_order', violation_error_message='合作截止日期不能早于起始日期'),
+            model_name="registerednumber",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("valid_to__isnull", True),
+                    ("valid_to__gte", models.F("valid_from")),
+                    _connector="OR",
+                ),
+                name="regnum_period_order",
+                violation_error_message="合作截止日期不能早于起始日期",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='registerednumber',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('user_type', 'partner'), _negated=True), ('partner__isnull', False), _connector='OR'), name='regnum_partner_has_partner'),
+            model_name="registerednumber",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("user_type", "partner"), _negated=True),
+                    ("partner__isnull", False),
+                    _connector="OR",
+                ),
+                name="regnum_partner_has_partner",
+            ),
         ),
     ]

@@ -23,7 +23,9 @@ def test_load_demo_twice_is_idempotent():
     after_first = counts()
     assert after_first[0] == before[0] + 5
     assert after_first[1] == before[1] + 5
-    assert after_first[2] == before[2] + 10  # one organisation.create + one user.create each
+    # one organisation.create + one user.create each, then the registry's demo partners (2)
+    # and numbers (10), each audited like any other registration
+    assert after_first[2] == before[2] + 10 + 2 + 10
 
     call_command("load_demo", "--force", "--json", stdout=StringIO())
     assert counts() == after_first

@@ -1,0 +1,256 @@
+"""Read queries on the registry that pages, the API and the dashboard share.
+
+Every function takes the acting user and starts from a ``visible_to(user)`` QuerySet
+(architecture.md: tenancy), so a caller cannot forget the scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from portal.models import Organisation, OrgKind
+
+from . import numbers
+from .importers.register import carrier_name
+from .models import (
+    ImportJob,
+    ImportStatus,
+    NumberKindField,
+    Partner,
+    Purpose,
+    RegisteredNumber,
+    Status,
+)
+
+SUB_PORT = "sub_port"
+STATUS_ALL = "all"
+EXPIRY_WARNING_DAYS = 30
+
+
+def kind_filter_choices() -> list[tuple[str, str]]:
+    """号码类型 as the list shows it: sub-ports apart from main ports."""
+    return [*NumberKindField.choices, (SUB_PORT, "子端口")]
+
+
+def status_filter_choices() -> list[tuple[str, str]]:
+    return [*Status.choices, (STATUS_ALL, "全部")]
+
+
+def number_search_digits(text: str) -> str:
+    """What a search box query means as canonical digits.
+
+    A query that is a whole number in any accepted spelling (``+86 138 0013 8000``,
+    ``(0571)8765-4321``) becomes its canonical form; anything else keeps only its digits,
+    so ``0013 8000`` finds 13800138000 by substring.
+    """
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    if not text:
+        return ""
+    canonical, _kind, error = numbers.classify(text)
+    if error is None and canonical:
+        return canonical
+    # A partial number typed with its country code: "+86 138 0013" searches for "1380013".
+    text = re.sub(r"^(\+\s*86|0086)", "", text)
+    return re.sub(r"\D", "", text)
+
+
+def filter_numbers(
+    queryset: QuerySet,
+    *,
+    q: str = "",
+    purpose: str = "",
+    carrier: str = "",
+    status: str = Status.ACTIVE,
+    kind: str = "",
+    partner: int | str | None = None,
+    institution: int | str | None = None,
+) -> QuerySet:
+    """Narrow an already scoped number QuerySet by the list's filters. Unknown values are
+    ignored rather than raising: they come straight from a query string."""
+    if q:
+        digits = number_search_digits(q)
+        if digits:
+            queryset = queryset.filter(number__contains=digits)
+        else:
+            queryset = queryset.filter(user_name__icontains=q.strip())
+    if purpose in Purpose.values:
+        queryset = queryset.filter(purpose=purpose)
+    if carrier and carrier.strip():
+        name = carrier_name(carrier)
+        queryset = queryset.filter(Q(carrier=name) | Q(carrier__icontains=carrier.strip()))
+    if status in Status.values:
+        queryset = queryset.filter(status=status)
+    if kind == SUB_PORT:
+        queryset = queryset.filter(is_sub_port=True)
+    elif kind in NumberKindField.values:
+        queryset = queryset.filter(kind=kind, is_sub_port=False)
+    if partner and str(partner).isdigit():
+        queryset = queryset.filter(partner_id=int(partner))
+    if institution and str(institution).isdigit():
+        queryset = queryset.filter(institution_id=int(institution))
+    return queryset
+
+
+def numbers_for_list(*, user, **filters) -> QuerySet:
+    """The numbers register as one user may read it, filtered (see :func:`filter_numbers`)."""
+    queryset = RegisteredNumber.objects.visible_to(user).select_related("partner", "institution")
+    return filter_numbers(queryset, **filters).order_by("number", "institution_id", "-id")
+
+
+# --- history ---------------------------------------------------------------------------
+
+HISTORY_FIELDS = (
+    ("kind_display", "号码类型"),
+    ("main_port", "所属主端口"),
+    ("purpose_label", "用途"),
+    ("user_name", "使用单位"),
+    ("user_credit_code", "使用单位统一社会信用代码"),
+    ("carrier", "电信运营商"),
+    ("document_number", "委托书编号"),
+    ("valid_from", "合作起始日期"),
+    ("valid_to", "合作截止日期"),
+    ("remark", "备注"),
+)
+
+
+@dataclass
+class HistoryEntry:
+    row: RegisteredNumber
+    event: str  # 首次登记 / 变更 / 重新登记
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # label, before, after
+
+
+def _history_value(row: RegisteredNumber, name: str) -> str:
+    if name == "purpose_label":
+        return Purpose(row.purpose).label
+    value = getattr(row, name)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def number_history(*, user, number: RegisteredNumber) -> list[HistoryEntry]:
+    """Every version of one institution's registration of one number, oldest first, with
+    what changed from the version before (the registry never deletes: models.py)."""
+    rows = (
+        RegisteredNumber.objects.visible_to(user)
+        .filter(institution_id=number.institution_id, number=number.number)
+        .select_related("created_by", "source_job", "partner")
+        .order_by("created_at", "id")
+    )
+    entries: list[HistoryEntry] = []
+    previous: RegisteredNumber | None = None
+    for row in rows:
+        if previous is None:
+            entries.append(HistoryEntry(row, "首次登记"))
+        else:
+            changes = []
+            for name, label in HISTORY_FIELDS:
+                if name == "valid_to" and row.status == Status.ENDED:
+                    continue  # ending set it on this row; shown as the end date instead
+                before, after = _history_value(previous, name), _history_value(row, name)
+                if before != after:
+                    changes.append((label, before, after))
+            event = "重新登记" if previous.status == Status.ENDED else "变更"
+            entries.append(HistoryEntry(row, event, changes))
+        previous = row
+    return entries
+
+
+# --- partners --------------------------------------------------------------------------
+
+
+def partners_for_list(*, user, q: str = "", institution: int | str | None = None) -> QuerySet:
+    queryset = (
+        Partner.objects.visible_to(user)
+        .select_related("institution")
+        .annotate(active_numbers=Count("numbers", filter=Q(numbers__status=Status.ACTIVE)))
+    )
+    if q and q.strip():
+        text = q.strip()
+        queryset = queryset.filter(Q(name__icontains=text) | Q(credit_code__icontains=text.upper()))
+    if institution and str(institution).isdigit():
+        queryset = queryset.filter(institution_id=int(institution))
+    return queryset.order_by("institution__name", "name")
+
+
+def partner_choices(*, user, institution: int | str | None = None) -> QuerySet:
+    """Partners offered in the numbers list's filter: an institution's own; for regulators
+    only once an institution is chosen (all partners of a province would be a long list)."""
+    queryset = Partner.objects.visible_to(user).only("id", "name", "institution_id")
+    if user.is_institution:
+        return queryset.order_by("name")
+    if institution and str(institution).isdigit():
+        return queryset.filter(institution_id=int(institution)).order_by("name")
+    return queryset.none()
+
+
+def institutions_for_filter(*, user) -> QuerySet:
+    """Institutions a regulator may pick in a filter (nobody else gets the choice)."""
+    if user.kind not in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+        return Organisation.objects.none()
+    return (
+        Organisation.objects.visible_to(user)
+        .filter(kind=OrgKind.INSTITUTION)
+        .only("id", "name")
+        .order_by("name")
+    )
+
+
+# --- imports ---------------------------------------------------------------------------
+
+
+def import_jobs_for_list(*, user, institution: int | str | None = None) -> QuerySet:
+    queryset = ImportJob.objects.visible_to(user).select_related("institution", "created_by")
+    if institution and str(institution).isdigit():
+        queryset = queryset.filter(institution_id=int(institution))
+    return queryset.order_by("-created_at", "-id")
+
+
+# --- dashboard -------------------------------------------------------------------------
+
+
+def institution_summary(*, user, today: dt.date | None = None) -> dict:
+    """An institution's registry at a glance (dashboard panel)."""
+    today = today or timezone.localdate()
+    active = RegisteredNumber.objects.visible_to(user).filter(status=Status.ACTIVE)
+    by_purpose = {
+        row["purpose"]: row["n"]
+        for row in active.order_by().values("purpose").annotate(n=Count("id"))
+    }
+    partners = Partner.objects.visible_to(user)
+    return {
+        "numbers_total": sum(by_purpose.values()),
+        "numbers_by_purpose": [
+            (value, label, by_purpose.get(value, 0)) for value, label in Purpose.choices
+        ],
+        "partners_total": partners.count(),
+        "partners_expiring": partners.filter(
+            valid_to__gte=today, valid_to__lte=today + dt.timedelta(days=EXPIRY_WARNING_DAYS)
+        ).count(),
+        "partners_expired": partners.filter(valid_to__lt=today).count(),
+        "latest_job": ImportJob.objects.visible_to(user).order_by("-created_at", "-id").first(),
+        "expiry_days": EXPIRY_WARNING_DAYS,
+    }
+
+
+def regulator_summary(*, user, today: dt.date | None = None) -> dict:
+    """The province's registry at a glance (regulators' dashboard panel)."""
+    today = today or timezone.localdate()
+    active = RegisteredNumber.objects.visible_to(user).filter(status=Status.ACTIVE)
+    jobs_today = ImportJob.objects.visible_to(user).filter(created_at__date=today)
+    return {
+        "numbers_total": active.count(),
+        "institutions_registered": active.order_by().values("institution_id").distinct().count(),
+        "institutions_total": Organisation.objects.visible_to(user)
+        .filter(kind=OrgKind.INSTITUTION)
+        .count(),
+        "imports_today": jobs_today.count(),
+        "rejected_today": jobs_today.filter(status=ImportStatus.REJECTED).count(),
+    }

@@ -1,0 +1,305 @@
+"""API shapes of the registry. Input uses English field names; the API translates them to
+the 号码登记表 column names (forms.md §1) that services.number_register validates."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from . import numbers
+from .forms import validate_document
+from .importers.register import fold
+from .models import PURPOSE_BY_LABEL, ImportJob, ImportMode, Partner, Purpose, RegisteredNumber
+
+KIND_CODES = {
+    **{kind.value: label for kind, label in numbers.KIND_LABELS.items()},
+    "sub_port": "子端口",
+}
+
+
+def purpose_label(value: str) -> str:
+    """``marketing``/``collection``/``both`` or a Chinese label -> the Chinese label."""
+    text = (value or "").strip()
+    if text in Purpose.values:
+        return Purpose(text).label
+    if fold(text) in PURPOSE_BY_LABEL:
+        return text
+    raise serializers.ValidationError(
+        "用途应为 marketing、collection、both，或 营销、催收、营销及催收", code="purpose"
+    )
+
+
+def purpose_code(value: str) -> str:
+    text = (value or "").strip()
+    if text in Purpose.values:
+        return text
+    code = PURPOSE_BY_LABEL.get(fold(text))
+    if code is None:
+        raise serializers.ValidationError(
+            "委托类型应为 marketing、collection、both，或 营销、催收、营销及催收", code="kind"
+        )
+    return str(code)
+
+
+class InstitutionBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+# --- numbers -----------------------------------------------------------------------------
+
+
+class NumberSerializer(serializers.ModelSerializer):
+    institution = InstitutionBriefSerializer(read_only=True)
+    kind_display = serializers.CharField(read_only=True, help_text="号码类型（子端口单列）")
+    purpose_display = serializers.CharField(source="get_purpose_display", read_only=True)
+    user_type_display = serializers.CharField(source="get_user_type_display", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    effective_valid_to = serializers.DateField(
+        read_only=True, allow_null=True, help_text="合作截止日期与委托书截止日期中较早者"
+    )
+    partner_expired = serializers.SerializerMethodField(help_text="委托书已到期")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RegisteredNumber
+        fields = [
+            "id",
+            "institution",
+            "number",
+            "kind",
+            "kind_display",
+            "is_sub_port",
+            "main_port",
+            "purpose",
+            "purpose_display",
+            "user_type",
+            "user_type_display",
+            "user_name",
+            "user_credit_code",
+            "partner",
+            "carrier",
+            "document_number",
+            "valid_from",
+            "valid_to",
+            "effective_valid_to",
+            "partner_expired",
+            "remark",
+            "status",
+            "status_display",
+            "end_reason",
+            "source_job",
+            "created_by",
+            "created_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+    def get_partner_expired(self, obj: RegisteredNumber) -> bool:
+        return bool(obj.partner and obj.partner.is_expired)
+
+
+class NumberWriteSerializer(serializers.Serializer):
+    """One row of the 号码登记表 with English names; validated in meaning by the service."""
+
+    number = serializers.CharField(max_length=64, help_text="号码（任意常见写法，保存为纯数字）")
+    kind = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="号码类型：mobile/landline/short/tollfree/sms_port/sub_port 或中文；留空自动识别",
+    )
+    main_port = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="所属主端口（子端口必填）"
+    )
+    purpose = serializers.CharField(
+        help_text="用途：marketing / collection / both，或 营销 / 催收 / 营销及催收"
+    )
+    user_name = serializers.CharField(
+        max_length=200, help_text="使用单位：本机构、分支机构或合作单位名称"
+    )
+    user_credit_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=18, help_text="使用单位统一社会信用代码"
+    )
+    carrier = serializers.CharField(max_length=100, help_text="电信运营商")
+    document_number = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="委托书编号"
+    )
+    valid_from = serializers.DateField(help_text="合作起始日期")
+    valid_to = serializers.DateField(
+        required=False, allow_null=True, help_text="合作截止日期，空为长期"
+    )
+    remark = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+    def validate_purpose(self, value: str) -> str:
+        return purpose_label(value)
+
+    def validate_kind(self, value: str) -> str:
+        return KIND_CODES.get(value.strip(), value.strip())
+
+
+class NumberEndSerializer(serializers.Serializer):
+    end_date = serializers.DateField(help_text="终止日期")
+    reason = serializers.CharField(max_length=200, help_text="终止原因")
+
+
+class NumberVersionSerializer(NumberSerializer):
+    event = serializers.CharField(help_text="首次登记 / 变更 / 重新登记")
+    changes = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="与上一版本相比的变化：field、before、after",
+    )
+
+    class Meta(NumberSerializer.Meta):
+        fields = [*NumberSerializer.Meta.fields, "event", "changes"]
+        read_only_fields = fields
+
+
+# --- partners ----------------------------------------------------------------------------
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    institution = InstitutionBriefSerializer(read_only=True)
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    is_expired = serializers.BooleanField(read_only=True)
+    has_document = serializers.SerializerMethodField()
+    document_url = serializers.SerializerMethodField(help_text="委托书文件下载地址")
+    active_numbers = serializers.SerializerMethodField(help_text="在用号码数")
+
+    class Meta:
+        model = Partner
+        fields = [
+            "id",
+            "institution",
+            "name",
+            "credit_code",
+            "kind",
+            "kind_display",
+            "document_number",
+            "document_name",
+            "has_document",
+            "document_url",
+            "valid_from",
+            "valid_to",
+            "is_expired",
+            "contact",
+            "active_numbers",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_document(self, obj: Partner) -> bool:
+        return bool(obj.document)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_document_url(self, obj: Partner) -> str | None:
+        if not obj.document:
+            return None
+        return reverse("registry-partner-document", args=[obj.pk])
+
+    def get_active_numbers(self, obj: Partner) -> int:
+        annotated = getattr(obj, "active_numbers", None)
+        if annotated is not None:
+            return annotated
+        return obj.numbers.filter(status="active").count()
+
+
+class PartnerWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, help_text="合作单位名称")
+    credit_code = serializers.CharField(max_length=40, help_text="统一社会信用代码")
+    kind = serializers.CharField(
+        help_text="委托类型：marketing / collection / both，或 营销 / 催收 / 营销及催收"
+    )
+    document_number = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="委托书编号"
+    )
+    valid_from = serializers.DateField(help_text="委托起始日期")
+    valid_to = serializers.DateField(required=False, allow_null=True, help_text="委托截止日期")
+    contact = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="联系人及电话"
+    )
+    document = serializers.FileField(
+        required=False, allow_null=True, help_text="委托书文件：PDF/JPG/PNG/OFD，不超过 10 MB"
+    )
+
+    def validate_kind(self, value: str) -> str:
+        return purpose_code(value)
+
+    def validate_document(self, value):
+        if value:
+            from django.core.exceptions import ValidationError as DjangoValidationError
+
+            try:
+                validate_document(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages[0], code=exc.code) from exc
+        return value or None
+
+
+# --- imports -----------------------------------------------------------------------------
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    institution = InstitutionBriefSerializer(read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    mode_display = serializers.CharField(source="get_mode_display", read_only=True)
+    percent = serializers.IntegerField(read_only=True, help_text="进度百分比")
+    is_finished = serializers.BooleanField(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    error_report_url = serializers.SerializerMethodField(help_text="错误报告下载地址")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "institution",
+            "status",
+            "status_display",
+            "mode",
+            "mode_display",
+            "original_name",
+            "size",
+            "rows_total",
+            "rows_done",
+            "percent",
+            "is_finished",
+            "created",
+            "updated",
+            "unchanged",
+            "ended",
+            "error_count",
+            "error_report_url",
+            "message",
+            "warnings",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_error_report_url(self, obj: ImportJob) -> str | None:
+        if not obj.error_report:
+            return None
+        return reverse("registry-import-error-report", args=[obj.pk])
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="号码登记表：.xlsx、.xls 或 .csv")
+    mode = serializers.ChoiceField(
+        choices=ImportMode.choices,
+        default=ImportMode.MERGE,
+        help_text="merge 合并（默认）：只新增或更新文件中的号码；"
+        "replace 替换：另外终止文件中没有的在用号码",
+    )
+
+
+class ImportCreatedSerializer(ImportJobSerializer):
+    duplicate = serializers.BooleanField(help_text="同一文件已上传过：返回原任务，未重复导入")
+    detail = serializers.CharField(required=False)
+
+    class Meta(ImportJobSerializer.Meta):
+        fields = [*ImportJobSerializer.Meta.fields, "duplicate", "detail"]
+        read_only_fields = fields

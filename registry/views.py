@@ -1,0 +1,448 @@
+"""Registry pages: the numbers register, entrusted partners, bulk imports and their progress
+(issue 4 §6–7). Institutions read and (管理员/经办人) write their own; regulators and
+financial regulators read every institution's; carriers have no registry pages (404)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from portal.errors import PortalError
+from portal.models import OrgKind
+from portal.views import paginate, require_kind
+
+from . import exports, selectors, services, templates_xlsx
+from .forms import (
+    CARRIERS,
+    EndForm,
+    ImportForm,
+    NumberForm,
+    PartnerForm,
+    number_initial,
+)
+from .models import ImportJob, ImportStatus, Partner, Purpose, RegisteredNumber, Status
+
+READERS = (OrgKind.INSTITUTION, OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
+OVERSEERS = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NUMBER_FILTERS = ("q", "purpose", "carrier", "status", "kind", "partner", "institution")
+
+
+def _reader(request: HttpRequest) -> None:
+    """Carriers (and users without an organisation) have no registry pages: 404."""
+    require_kind(request, *READERS)
+
+
+def _can_write(user, institution_id: int | None = None) -> bool:
+    """Only the institution's own 管理员/经办人 change its register."""
+    if not (user.is_institution and user.can_write):
+        return False
+    return institution_id is None or institution_id == user.organisation_id
+
+
+def _writer(request: HttpRequest, institution_id: int | None = None) -> None:
+    """A viewer of the institution or a regulator may look but not write: 403. Another
+    institution's object never gets here: its lookup through ``visible_to`` is a 404."""
+    if not _can_write(request.user, institution_id):
+        raise PermissionDenied
+
+
+def _is_overseer(user) -> bool:
+    return user.kind in OVERSEERS
+
+
+# --- numbers -----------------------------------------------------------------------------
+
+
+def _number_filters(request: HttpRequest) -> dict:
+    filters = {key: request.GET.get(key, "").strip() for key in NUMBER_FILTERS}
+    if "status" not in request.GET:
+        filters["status"] = Status.ACTIVE  # the register as it stands today
+    if not _is_overseer(request.user):
+        filters["institution"] = ""
+    return filters
+
+
+@login_required
+def number_list(request: HttpRequest) -> HttpResponse:
+    _reader(request)
+    user = request.user
+    filters = _number_filters(request)
+    numbers = selectors.numbers_for_list(user=user, **filters)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "registry/numbers/list.html",
+        {
+            "page": paginate(request, numbers),
+            "filters": filters,
+            "query": query.urlencode(),
+            "overseer": _is_overseer(user),
+            "can_write": _can_write(user),
+            "purposes": Purpose.choices,
+            "statuses": selectors.status_filter_choices(),
+            "kinds": selectors.kind_filter_choices(),
+            "carriers": CARRIERS,
+            "partners": selectors.partner_choices(user=user, institution=filters["institution"]),
+            "institutions": selectors.institutions_for_filter(user=user),
+        },
+    )
+
+
+@login_required
+def number_export(request: HttpRequest) -> FileResponse:
+    """The list as filtered on the page, as a 号码登记表 workbook (registry.exports)."""
+    _reader(request)
+    numbers = selectors.numbers_for_list(user=request.user, **_number_filters(request))
+    stream = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
+    exports.export_numbers(numbers, stream)
+    stream.seek(0)
+    return FileResponse(
+        stream,
+        as_attachment=True,
+        filename=f"号码登记-{timezone.localdate():%Y%m%d}.xlsx",
+        content_type=XLSX,
+    )
+
+
+@login_required
+def number_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _reader(request)
+    user = request.user
+    number = get_object_or_404(
+        RegisteredNumber.objects.visible_to(user).select_related("institution", "partner"), pk=pk
+    )
+    history = selectors.number_history(user=user, number=number)
+    current = next((entry.row for entry in history if entry.row.status == Status.ACTIVE), None)
+    can_write = _can_write(user, number.institution_id) and number.status == Status.ACTIVE
+    return render(
+        request,
+        "registry/numbers/detail.html",
+        {
+            "number": number,
+            "history": list(reversed(history)),
+            "current": current,
+            "can_write": can_write,
+            "overseer": _is_overseer(user),
+            "end_form": EndForm(initial={"end_date": timezone.localdate()}) if can_write else None,
+        },
+    )
+
+
+def _number_form_context(request: HttpRequest, form: NumberForm, **extra) -> dict:
+    return {
+        "form": form,
+        "partners": Partner.objects.visible_to(request.user).order_by("name"),
+        "carriers": CARRIERS,
+        **extra,
+    }
+
+
+@login_required
+def number_create(request: HttpRequest) -> HttpResponse:
+    _reader(request)
+    _writer(request)
+    user = request.user
+    form = NumberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            row = services.number_register(
+                actor=user, institution=user.organisation, fields=form.column_values()
+            )
+        except PortalError as exc:
+            form.add_portal_error(exc)
+        else:
+            messages.success(request, f"已登记号码 {row.number}")
+            return redirect("registry_number_detail", pk=row.pk)
+    return render(request, "registry/numbers/form.html", _number_form_context(request, form))
+
+
+@login_required
+def number_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    _reader(request)
+    number = get_object_or_404(RegisteredNumber.objects.visible_to(request.user), pk=pk)
+    _writer(request, number.institution_id)
+    if number.status != Status.ACTIVE:
+        messages.error(request, "只能修改在用的登记；历史版本和已终止的登记不能修改")
+        return redirect("registry_number_detail", pk=number.pk)
+    form = NumberForm(
+        request.POST or None, initial=number_initial(number), fixed_number=number.number
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            row = services.number_update(
+                actor=request.user, number=number, fields=form.column_values()
+            )
+        except PortalError as exc:
+            form.add_portal_error(exc)
+        else:
+            if row.pk == number.pk:
+                messages.info(request, "登记内容没有变化，未生成新版本")
+            else:
+                messages.success(request, f"已修改号码 {row.number} 的登记，原登记保留为历史版本")
+            return redirect("registry_number_detail", pk=row.pk)
+    return render(
+        request, "registry/numbers/form.html", _number_form_context(request, form, number=number)
+    )
+
+
+@login_required
+def number_end(request: HttpRequest, pk: int) -> HttpResponse:
+    _reader(request)
+    number = get_object_or_404(RegisteredNumber.objects.visible_to(request.user), pk=pk)
+    _writer(request, number.institution_id)
+    if number.status != Status.ACTIVE:
+        messages.error(request, "该登记已终止或已有新版本，不能再终止")
+        return redirect("registry_number_detail", pk=number.pk)
+    form = EndForm(request.POST or None, initial={"end_date": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.number_end(
+                actor=request.user,
+                number=number,
+                end_date=form.cleaned_data["end_date"],
+                reason=form.cleaned_data["reason"],
+            )
+        except PortalError as exc:
+            form.add_portal_error(exc)
+        else:
+            messages.success(request, f"已终止号码 {number.number} 的登记")
+            return redirect("registry_number_detail", pk=number.pk)
+    return render(request, "registry/numbers/end.html", {"number": number, "form": form})
+
+
+@login_required
+def register_template(request: HttpRequest) -> FileResponse:
+    """The empty 号码登记表 with instructions and drop-downs (forms.md §1)."""
+    _reader(request)
+    return FileResponse(
+        io.BytesIO(templates_xlsx.build_register_template()),
+        as_attachment=True,
+        filename="号码登记表模板.xlsx",
+        content_type=XLSX,
+    )
+
+
+# --- partners ------------------------------------------------------------------------------
+
+
+@login_required
+def partner_list(request: HttpRequest) -> HttpResponse:
+    _reader(request)
+    user = request.user
+    overseer = _is_overseer(user)
+    q = request.GET.get("q", "").strip()
+    institution = request.GET.get("institution", "").strip() if overseer else ""
+    partners = selectors.partners_for_list(user=user, q=q, institution=institution)
+    return render(
+        request,
+        "registry/partners/list.html",
+        {
+            "page": paginate(request, partners),
+            "q": q,
+            "institution": institution,
+            "overseer": overseer,
+            "can_write": _can_write(user),
+            "institutions": selectors.institutions_for_filter(user=user),
+            "soon": timezone.localdate() + dt.timedelta(days=selectors.EXPIRY_WARNING_DAYS),
+        },
+    )
+
+
+def _active_count(partner: Partner) -> int:
+    return partner.numbers.filter(status=Status.ACTIVE).count()
+
+
+@login_required
+def partner_create(request: HttpRequest) -> HttpResponse:
+    _reader(request)
+    _writer(request)
+    form = PartnerForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            partner, created = services.partner_save(
+                actor=request.user, institution=request.user.organisation, **form.cleaned_data
+            )
+        except PortalError as exc:
+            form.add_portal_error(exc)
+        else:
+            if created:
+                messages.success(request, f"已登记合作单位“{partner.name}”")
+            else:
+                messages.info(
+                    request,
+                    f"统一社会信用代码 {partner.credit_code} 的合作单位已登记，已按本次填写更新",
+                )
+            return redirect("registry_partner_list")
+    return render(request, "registry/partners/form.html", {"form": form})
+
+
+@login_required
+def partner_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    _reader(request)
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), pk=pk)
+    _writer(request, partner.institution_id)
+    initial = {
+        "name": partner.name,
+        "credit_code": partner.credit_code,
+        "kind": partner.kind,
+        "document_number": partner.document_number,
+        "valid_from": partner.valid_from,
+        "valid_to": partner.valid_to,
+        "contact": partner.contact,
+    }
+    form = PartnerForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        active_before = _active_count(partner)
+        try:
+            partner, _created = services.partner_save(
+                actor=request.user,
+                institution=partner.institution,
+                partner=partner,
+                **form.cleaned_data,
+            )
+        except PortalError as exc:
+            form.add_portal_error(exc)
+        else:
+            messages.success(request, f"已保存合作单位“{partner.name}”")
+            ended = active_before - _active_count(partner)
+            if ended > 0:
+                messages.warning(
+                    request, f"委托书已到期，该合作单位使用的 {ended} 个号码已自动终止"
+                )
+            return redirect("registry_partner_list")
+    return render(request, "registry/partners/form.html", {"form": form, "partner": partner})
+
+
+@login_required
+def partner_document(request: HttpRequest, pk: int) -> FileResponse:
+    """The entrustment document, only to those who may see the partner (never MEDIA_URL)."""
+    _reader(request)
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), pk=pk)
+    if not partner.document:
+        raise Http404
+    try:
+        handle = partner.document.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    name = partner.document_name or os.path.basename(partner.document.name)
+    return FileResponse(handle, as_attachment=True, filename=name)
+
+
+# --- imports -------------------------------------------------------------------------------
+
+
+@login_required
+def import_list(request: HttpRequest) -> HttpResponse:
+    _reader(request)
+    user = request.user
+    overseer = _is_overseer(user)
+    institution = request.GET.get("institution", "").strip() if overseer else ""
+    jobs = selectors.import_jobs_for_list(user=user, institution=institution)
+    return render(
+        request,
+        "registry/imports/list.html",
+        {
+            "page": paginate(request, jobs),
+            "overseer": overseer,
+            "institution": institution,
+            "institutions": selectors.institutions_for_filter(user=user),
+            "can_write": _can_write(user),
+        },
+    )
+
+
+@login_required
+def import_create(request: HttpRequest) -> HttpResponse:
+    _reader(request)
+    _writer(request)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job, created = services.import_job_create(
+                actor=request.user,
+                institution=request.user.organisation,
+                upload=upload,
+                original_name=upload.name,
+                mode=form.cleaned_data["mode"],
+            )
+        except PortalError as exc:
+            form.add_portal_error(exc, {None: "file"})
+        else:
+            if not created:
+                messages.warning(request, services.duplicate_message(job))
+            elif job.status == ImportStatus.REJECTED:
+                messages.error(request, "文件未通过检查，未导入")
+            else:
+                messages.success(request, f"已上传“{job.original_name}”，导入进度和结果见下方")
+            return redirect("registry_import_detail", pk=job.pk)
+    return render(request, "registry/imports/form.html", {"form": form})
+
+
+@login_required
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _reader(request)
+    job = get_object_or_404(
+        ImportJob.objects.visible_to(request.user).select_related("institution", "created_by"),
+        pk=pk,
+    )
+    return render(
+        request,
+        "registry/imports/detail.html",
+        {"job": job, "overseer": _is_overseer(request.user), "can_write": _can_write(request.user)},
+    )
+
+
+@never_cache
+@login_required
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The htmx fragment polled every second; once the job is finished it comes back
+    without its trigger, which stops the polling."""
+    _reader(request)
+    job = get_object_or_404(ImportJob.objects.visible_to(request.user), pk=pk)
+    return render(request, "registry/imports/progress.html", {"job": job})
+
+
+@login_required
+def import_error_report(request: HttpRequest, pk: int) -> FileResponse:
+    _reader(request)
+    job = get_object_or_404(ImportJob.objects.visible_to(request.user), pk=pk)
+    if not job.error_report:
+        raise Http404
+    try:
+        handle = job.error_report.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"{Path(job.original_name).stem}-错误报告.xlsx",
+        content_type=XLSX,
+    )
+
+
+# --- dashboard panels (registered in apps.py) ----------------------------------------------
+
+
+def institution_panel(request: HttpRequest) -> dict:
+    return {
+        **selectors.institution_summary(user=request.user),
+        "can_write": _can_write(request.user),
+    }
+
+
+def regulator_panel(request: HttpRequest) -> dict:
+    return selectors.regulator_summary(user=request.user)
