@@ -94,3 +94,110 @@ def prepare_sheet(
             width = min(max(text_width(str(title)) + 4, min_width), max_width)
         ws.column_dimensions[get_column_letter(index + 1)].width = width
     ws.append(header_row(ws, headers))
+
+
+# --- a fast, streaming, text-only xlsx writer ----------------------------------------------
+
+_SML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_PKG = "http://schemas.openxmlformats.org/package/2006"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Types xmlns="{_PKG}/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    f'<Override PartName="/xl/workbook.xml" ContentType="{_SML}.sheet.main+xml"/>'
+    f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_SML}.worksheet+xml"/>'
+    f'<Override PartName="/xl/styles.xml" ContentType="{_SML}.styles+xml"/>'
+    "</Types>"
+)
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{_PKG}/relationships">'
+    f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+    "</Relationships>"
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{_PKG}/relationships">'
+    f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+    f'<Relationship Id="rId2" Type="{_REL}/styles" Target="styles.xml"/>'
+    "</Relationships>"
+)
+# Style 1: text format (@); style 2: text, bold, light blue fill (the header row).
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFDDEBF7"/></patternFill></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="49" fontId="1" fillId="2" borderId="0" xfId="0" applyNumberFormat="1" '
+    'applyFont="1" applyFill="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+def write_text_xlsx(stream, *, sheet_name: str, headers: Sequence[str], rows) -> int:
+    """Write one sheet where every cell is text (format ``@``), streaming.
+
+    openpyxl writes about 70,000 cells/s; a register export of a million numbers would take
+    minutes. This writes the few XML parts by hand (inline strings, one text style) at
+    several times that speed. Values go through :func:`safe_cell` (formula neutralising).
+    Returns the number of data rows.
+    """
+    import zipfile
+
+    def row_xml(number: int, values, style: int) -> str:
+        cells = "".join(
+            f'<c r="{get_column_letter(i)}{number}" t="inlineStr" s="{style}">'
+            f'<is><t xml:space="preserve">{safe_cell(v).translate(_XML_ESCAPES)}</t></is></c>'
+            for i, v in enumerate(values, start=1)
+        )
+        return f'<row r="{number}">{cells}</row>'
+
+    widths = "".join(
+        f'<col min="{i}" max="{i}" width="{min(max(text_width(str(h)) + 4, 10), 60)}" '
+        'customWidth="1" style="1"/>'
+        for i, h in enumerate(headers, start=1)
+    )
+    count = 0
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _ROOT_RELS)
+        zf.writestr(
+            "xl/workbook.xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            f'xmlns:r="{_REL}">'
+            f'<sheets><sheet name="{sheet_name.translate(_XML_ESCAPES)}" sheetId="1" r:id="rId1"/>'
+            "</sheets></workbook>",
+        )
+        zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        zf.writestr("xl/styles.xml", _STYLES)
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(
+                (
+                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                    '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+                    'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
+                    f"<cols>{widths}</cols><sheetData>" + row_xml(1, headers, 2)
+                ).encode()
+            )
+            buffer = []
+            for count, values in enumerate(rows, start=1):
+                buffer.append(row_xml(count + 1, values, 1))
+                if len(buffer) >= 2000:
+                    sheet.write("".join(buffer).encode())
+                    buffer = []
+            sheet.write(("".join(buffer) + "</sheetData></worksheet>").encode())
+    return count

@@ -150,7 +150,7 @@ def test_same_file_twice_is_not_imported_twice(org_alice, tmp_path):
 def test_bad_institution_exits_1_with_a_chinese_message(
     org_alice, org_carrier, tmp_path, code, fragment
 ):
-    """CLI contract: bad arguments -> exit 1 and a Chinese message, never a traceback."""
+    """Issue item 10 (CLI): bad arguments -> exit 1 and a Chinese message, never a traceback."""
     path = xlsx(tmp_path / "a.xlsx", ["13800138000"])
     exit_code, out, err = cli("--institution", code, path)
     assert exit_code == 1
@@ -161,14 +161,15 @@ def test_bad_institution_exits_1_with_a_chinese_message(
 
 
 def test_missing_file_exits_1(org_alice, tmp_path):
-    """CLI contract: a path that is not a file -> exit 1 with a message."""
+    """Issue item 10 (CLI): a path that is not a file -> exit 1 with a message."""
     code, out, _ = cli("--institution", CODES["alice"], tmp_path / "nope.xlsx")
     assert code == 1
     assert out["message"].startswith("文件不存在")
 
 
 def test_hostile_file_exits_1(org_alice, tmp_path):
-    """Hostile uploads (HTML saved as .xls) are rejected by the CLI exactly as online."""
+    """Issue item 10 (hostile files): HTML saved as .xls is rejected by the CLI exactly as
+    online."""
     path = tmp_path / "a.xls"
     path.write_text("<html><table><tr><td>号码</td></tr></table></html>", encoding="utf-8")
     code, out, _ = cli("--institution", CODES["alice"], path)
@@ -178,7 +179,8 @@ def test_hostile_file_exits_1(org_alice, tmp_path):
 
 
 def test_over_size_file_exits_1(org_alice, tmp_path, settings):
-    """UPLOAD_MAX_BYTES applies to the CLI as well (no job is created)."""
+    """Issue item 10 (over-size): UPLOAD_MAX_BYTES applies to the CLI as well (no job is
+    created)."""
     settings.UPLOAD_MAX_BYTES = 1024
     path = xlsx(tmp_path / "a.xlsx", ["13800138000"])
     code, out, _ = cli("--institution", CODES["alice"], path)

@@ -322,8 +322,8 @@ def test_number_active_at_another_institution_is_a_conflict_per_row(inst_alice, 
 
 
 def test_ended_number_at_another_institution_is_not_a_conflict(inst_alice, inst_bob, tmp_path):
-    """Models: only *active* registrations are exclusive; a number bob ended (e.g. ported to
-    alice) may be registered by alice."""
+    """Issue item 10 / models: only *active* registrations are exclusive; a number bob ended (e.g.
+    ported to alice) may be registered by alice."""
     seed(inst_bob, tmp_path, ["13700137000"], name="bob.xlsx")
     services.number_end(
         actor=inst_bob,
@@ -713,7 +713,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize(("build", "code", "fragment"), HOSTILE)
 def test_hostile_files_become_rejected_jobs(inst_alice, tmp_path, build, code, fragment):
-    """Issue item 10 / architecture (hostile uploads): HTML named .xls, zip bomb, macros,
+    """Issue item 10 / importers/files.py (hostile uploads): HTML named .xls, zip bomb, macros,
     encrypted OLE, a picture named .xlsx, an empty file -> a rejected job with a Chinese
     message, never an exception (no 500), nothing imported; running it is a no-op."""
     path = build(tmp_path)
@@ -730,7 +730,8 @@ def test_hostile_files_become_rejected_jobs(inst_alice, tmp_path, build, code, f
 
 
 def test_content_file_upload_is_accepted(inst_alice, tmp_path):
-    """The services take any Django File (the API passes in-memory uploads)."""
+    """Issue item 10 (uploads through import_job_create): the services take any Django File,
+    e.g. ContentFile (the API passes in-memory uploads)."""
     data = write_xlsx(tmp_path / "x.xlsx", [line("13800138000")]).read_bytes()
     job, created = services.import_job_create(
         actor=inst_alice,
@@ -744,7 +745,8 @@ def test_content_file_upload_is_accepted(inst_alice, tmp_path):
 
 
 def test_over_size_upload_is_refused_before_a_job_exists(inst_alice, tmp_path, settings):
-    """architecture (upload limits): a file over UPLOAD_MAX_BYTES is refused at once."""
+    """Issue item 10 / settings.UPLOAD_MAX_BYTES: a file over the limit is refused at once,
+    before a job exists, with the limit in the message."""
     settings.UPLOAD_MAX_BYTES = 2048
     path = tmp_path / "big.csv"
     path.write_text("号码\n" + "13800138000\n" * 400, encoding="utf-8")
@@ -775,7 +777,8 @@ def test_same_content_twice_returns_the_existing_job(inst_alice, tmp_path):
 
 
 def test_queued_job_is_also_recognised(inst_alice, tmp_path):
-    """A second upload of content still waiting in the queue does not enqueue it twice."""
+    """Issue item 10 (idempotency): a second upload of content still waiting in the queue
+    does not enqueue it twice."""
     path = write_xlsx(tmp_path / "a.xlsx", [line("13800138000")])
     first, _ = upload(inst_alice, path)
     second, created = upload(inst_alice, path)
@@ -783,7 +786,8 @@ def test_queued_job_is_also_recognised(inst_alice, tmp_path):
 
 
 def test_rejected_content_may_be_uploaded_again(inst_alice, tmp_path):
-    """Only queued, running and imported jobs count as "already uploaded": a rejected file
+    """Issue item 10 (idempotency): only queued, running and imported jobs count as "already
+    uploaded": a rejected file
     can be sent again (e.g. after a partner was registered)."""
     path = write_xlsx(tmp_path / "a.xlsx", [line("13800138000", 用途="推广")])
     first = run(inst_alice, path)
@@ -793,8 +797,8 @@ def test_rejected_content_may_be_uploaded_again(inst_alice, tmp_path):
 
 
 def test_same_bytes_from_another_institution_is_its_own_job(inst_alice, inst_bob, tmp_path):
-    """Tenancy (architecture): the duplicate check is per institution; bob uploading the
-    bytes alice uploaded gets his own job, never hers."""
+    """Issue item 10 (tenancy; 000 §二(一)5): the duplicate check is per institution; bob uploading
+    the bytes alice uploaded gets his own job, never hers."""
     path = write_xlsx(tmp_path / "a.xlsx", [line("13800138000")])
     alice_job = run(inst_alice, path)
     bob_job, created = upload(inst_bob, path)
@@ -805,7 +809,8 @@ def test_same_bytes_from_another_institution_is_its_own_job(inst_alice, inst_bob
 
 
 def test_finished_job_is_not_run_again(inst_alice, tmp_path):
-    """tasks.py (acks late): a redelivered task for a finished job changes nothing."""
+    """Issue item 10 (idempotency; tasks.py acks late): a redelivered task for a finished job
+    changes nothing."""
     job = run(inst_alice, write_xlsx(tmp_path / "a.xlsx", [line("13800138000")]))
     rows = snapshot()
     again = services.import_job_run(job_id=job.pk)
@@ -888,7 +893,8 @@ def test_failure_while_recording_the_import_rolls_the_merge_back(inst_alice, tmp
 
 @pytest.mark.django_db(transaction=True)
 def test_worker_dying_after_merge_with_real_commits(org_alice, tmp_path, monkeypatch):
-    """The same crash with real transactions (no test-wrapping savepoint): only the merge's
+    """Issue item 10 (atomicity; architecture.md: one transaction merges): the same crash
+    with real transactions (no test-wrapping savepoint): only the merge's
     own transaction protects the registry."""
     alice = _user(org_alice, "alice")
     path = _alice_register(alice, tmp_path)
@@ -935,8 +941,8 @@ def test_import_job_fail_marks_failed_in_chinese_and_clears_staging(
 
 
 def test_task_gives_up_after_retries(inst_alice, tmp_path, monkeypatch):
-    """tasks.run_import_job: a crashing import is retried (max_retries=2, each attempt from
-    scratch), then failed through import_job_fail; the registry is unchanged."""
+    """Issue item 10 / tasks.run_import_job: a crashing import is retried (max_retries=2, each
+    attempt from scratch), then failed through import_job_fail; the registry is unchanged."""
     # Eager retries re-run in apply() only when the Retry is not propagated.
     monkeypatch.setattr(tasks.run_import_job.app.conf, "task_eager_propagates", False)
     path = _alice_register(inst_alice, tmp_path)
@@ -959,7 +965,7 @@ def test_task_gives_up_after_retries(inst_alice, tmp_path, monkeypatch):
 def test_only_the_institutions_own_writers_import(
     inst_alice, inst_bob, org_alice, carrier_carol, regulator_rita, tmp_path
 ):
-    """architecture (tenancy) / style.md: bob cannot import into alice's institution; a
+    """Issue item 10 (tenancy) / architecture.md: bob cannot import into alice's institution; a
     viewer (查看) cannot write; neither can a carrier or the regulator; only institutions
     have a register."""
     path = write_xlsx(tmp_path / "a.xlsx", [line("13800138000")])
@@ -979,8 +985,8 @@ def test_only_the_institutions_own_writers_import(
 def test_bob_sees_none_of_alices_jobs_numbers_or_files(
     inst_alice, inst_bob, carrier_carol, regulator_rita, tmp_path
 ):
-    """architecture (tenancy): data of different institutions isolated (000 §二(一)5);
-    regulators see all; carriers see no institution's register. Stored files carry
+    """Issue item 10 (tenancy) / architecture.md: data of different institutions isolated (000
+    §二(一)5); regulators see all; carriers see no institution's register. Stored files carry
     server-made names, never the user's file name or the institution."""
     good = run(inst_alice, write_xlsx(tmp_path / "甲银行号码.xlsx", [line("13800138000")]))
     bad = run(inst_alice, write_xlsx(tmp_path / "甲银行错误.xlsx", [line("1", 用途="x")]))
@@ -999,8 +1005,8 @@ def test_bob_sees_none_of_alices_jobs_numbers_or_files(
 def test_staging_rows_of_one_job_never_mix_with_anothers(
     inst_alice, inst_bob, tmp_path, monkeypatch
 ):
-    """Staging is keyed by job: an interrupted import of bob's leaves rows that alice's
-    import neither merges nor reports as duplicates."""
+    """Issue item 10 (tenancy): staging is keyed by job: an interrupted import of bob's leaves rows
+    that alice's import neither merges nor reports as duplicates."""
     bob_job, _ = upload(inst_bob, write_xlsx(tmp_path / "b.xlsx", [line("13800138000")]))
     _crash(monkeypatch, after_merge=False)
     with pytest.raises(RuntimeError):

@@ -161,22 +161,24 @@ def test_update_leaves_a_superseded_row_and_a_new_active_one(inst_alice, alice_n
 
 
 def test_update_without_a_change_keeps_the_row(inst_alice, alice_number):
-    """Same fingerprint: no new version, no history row."""
+    """domain.md / models: an update that changes nothing (same fingerprint) makes no new
+    version and no history row."""
     same = services.number_update(actor=inst_alice, number=alice_number, fields=fields())
     assert same.pk == alice_number.pk
     assert RegisteredNumber.objects.count() == 1
 
 
 def test_update_cannot_change_the_number_itself(inst_alice, alice_number):
-    """A registration is of one number: another number is a new registration."""
+    """forms.md §1 (one row per number): a registration is of one number: another number is a new
+    registration."""
     with pytest.raises(PortalError) as info:
         services.number_update(actor=inst_alice, number=alice_number, fields=fields("13900139000"))
     assert info.value.code == "number_changed"
 
 
 def test_update_of_a_stale_version_is_refused(inst_alice, alice_number):
-    """Only the active version changes; an old copy (someone else changed it meanwhile)
-    is refused instead of forking the history."""
+    """Issue item 10 (history kept): only the active version changes; an old copy (someone else
+    changed it meanwhile) is refused instead of forking the history."""
     stale = RegisteredNumber.objects.get(pk=alice_number.pk)
     services.number_update(actor=inst_alice, number=alice_number, fields=fields(备注="v2"))
     with pytest.raises(Conflict):
@@ -245,7 +247,7 @@ def test_bob_cannot_register_update_or_end_alices_numbers(
 
 
 def test_a_viewer_cannot_write(viewer, alice_number):
-    """Roles: 查看 reads the register and changes nothing."""
+    """Issue item 10 (a viewer cannot write): 查看 reads the register and changes nothing."""
     before = rows()
     with pytest.raises(NotPermitted):
         register(viewer, "13900139000")
@@ -258,7 +260,7 @@ def test_a_viewer_cannot_write(viewer, alice_number):
 
 
 def test_an_operator_writes(org_alice):
-    """Roles: 经办人 (operator) may register numbers for the institution."""
+    """000 §三(一)1: the institution's 经办人 (operator) may register its numbers."""
     operator = _user(org_alice, "otto", role="operator")
     assert register(operator).created_by == operator
 
@@ -304,7 +306,7 @@ def test_database_refuses_an_end_before_the_start(alice_number):
 
 
 def test_database_refuses_a_partner_row_without_a_partner(alice_number):
-    """A partner's number always names the entrustment it is used under
+    """000 §一(一) / issue item 10: a partner's number always names the entrustment it is used under
     (regnum_partner_has_partner; 000 §一(一))."""
     with pytest.raises(IntegrityError), transaction.atomic():
         RegisteredNumber.objects.filter(pk=alice_number.pk).update(user_type="partner")

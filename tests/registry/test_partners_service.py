@@ -197,7 +197,8 @@ def test_bob_cannot_save_or_change_alices_partners(inst_alice, inst_bob, org_ali
 
 
 def test_changing_a_partners_code_to_another_registered_code_is_a_conflict(inst_alice, partner):
-    """One partner per credit code per institution (partner_unique_per_institution)."""
+    """domain.md (partners named by their 统一社会信用代码): one partner per credit code per
+    institution (partner_unique_per_institution)."""
     save(inst_alice, credit_code=OTHER_CODE, name="另一家公司")
     with pytest.raises(Conflict):
         services.partner_save(
@@ -298,7 +299,7 @@ def test_partner_rules(inst_alice, partner, tmp_path, fields, column, reason):
 
 
 def test_a_both_kind_entrustment_covers_every_purpose(inst_alice, tmp_path):
-    """models.purpose_covers: an entrustment for 营销及催收 covers either use."""
+    """000 §一(一) / models.purpose_covers: an entrustment for 营销及催收 covers either use."""
     save(inst_alice, kind="both")
     rows = [row("13800138000", 用途=p) for p in ("营销",)]
     rows += [row("13800138001", 用途="催收"), row("13800138002", 用途="营销及催收")]
@@ -337,8 +338,8 @@ def test_a_code_that_is_no_partner_and_has_no_document_is_a_branch(inst_alice, t
 
 
 def test_bobs_partner_is_not_alices(inst_alice, inst_bob, tmp_path):
-    """Tenancy: the entrustment bob registered does not authorise alice's rows; alice's
-    import sees only her own partners."""
+    """Issue item 10 (tenancy; 000 §二(一)5): the entrustment bob registered does not authorise
+    alice's rows; alice's import sees only her own partners."""
     save(inst_bob)
     job = import_rows(inst_alice, tmp_path, [row("13800138000")])
     [(_, columns, reasons)] = errors_of(job)
@@ -347,8 +348,8 @@ def test_bobs_partner_is_not_alices(inst_alice, inst_bob, tmp_path):
 
 
 def test_online_registration_obeys_the_same_partner_rules(inst_alice, partner):
-    """services.number_register uses the 号码登记表 validation: a collection-only
-    entrustment cannot cover a marketing number."""
+    """forms.md §1 / 000 §一(一): services.number_register uses the 号码登记表 validation: a
+    collection-only entrustment cannot cover a marketing number."""
     fields = {k: v for k, v in row("13800138000", 用途="营销").items() if v}
     with pytest.raises(PortalError) as info:
         services.number_register(
@@ -413,7 +414,7 @@ def test_partners_end_expired_ends_their_numbers_with_the_date(
 
 
 def test_partners_end_expired_takes_the_day_as_an_argument(partner, partner_numbers):
-    """tasks.end_expired_partner_numbers: the day is today by default, or given."""
+    """Issue item 10 / tasks.end_expired_partner_numbers: the day is today by default, or given."""
     assert services.partners_end_expired(today=dt.date(2026, 6, 30)) == 0
     assert services.partners_end_expired(today=dt.date(2026, 7, 1)) == 3
 
@@ -437,7 +438,7 @@ def test_saving_a_partner_with_a_past_end_ends_its_numbers_at_once(
 def test_ending_keeps_the_period_ordered_when_the_number_started_after_the_end(
     inst_alice, partner, tmp_path
 ):
-    """models regnum_period_order (end >= start): a number that started after the
+    """Issue item 10 (end >= start, regnum_period_order): a number that started after the
     entrustment's new end is ended on its own start day, not before it."""
     job = import_rows(inst_alice, tmp_path, [row("13800138000", 合作起始日期="2026-03-08")])
     assert job.status == ImportStatus.DONE, job.message

@@ -60,17 +60,24 @@ def template_bytes() -> bytes:
     return build_register_template()
 
 
-@pytest.fixture
-def template(template_bytes) -> openpyxl.Workbook:
+@pytest.fixture(scope="module")
+def loaded_template(template_bytes) -> openpyxl.Workbook:
+    """For reading only."""
     return openpyxl.load_workbook(io.BytesIO(template_bytes))
 
 
-def test_template_sheets_header_example_and_help(template):
+@pytest.fixture
+def template(template_bytes) -> openpyxl.Workbook:
+    """A fresh copy to fill in."""
+    return openpyxl.load_workbook(io.BytesIO(template_bytes))
+
+
+def test_template_sheets_header_example_and_help(loaded_template):
     """forms.md: header row with the required columns marked, one example row, a visible
     填写说明 sheet (hidden-free)."""
-    assert template.sheetnames == ["号码登记表", "填写说明"]
-    assert all(ws.sheet_state == "visible" for ws in template.worksheets)
-    ws = template["号码登记表"]
+    assert loaded_template.sheetnames == ["号码登记表", "填写说明"]
+    assert all(ws.sheet_state == "visible" for ws in loaded_template.worksheets)
+    ws = loaded_template["号码登记表"]
     header = [c.value for c in ws[1]]
     assert header == [f"{c}*" if c in register.REQUIRED else c for c in register.COLUMNS]
     assert [h for h in header if h.endswith("*")] == [
@@ -87,7 +94,7 @@ def test_template_sheets_header_example_and_help(template):
     ]
     assert rows == [[EXAMPLE[c] or None for c in register.COLUMNS]]
     assert ws["A2"].number_format == "@"  # text cells: numbers stay digits
-    help_ws = template["填写说明"]
+    help_ws = loaded_template["填写说明"]
     described = [help_ws.cell(row=r, column=1).value for r in range(2, 2 + len(register.COLUMNS))]
     assert described == register.COLUMNS
     notes = " ".join(str(c.value) for c in help_ws["C"] if c.value)
@@ -95,9 +102,9 @@ def test_template_sheets_header_example_and_help(template):
     assert "替换" in notes and "不删除" in notes
 
 
-def test_template_has_drop_downs_for_the_enumerations(template):
+def test_template_has_drop_downs_for_the_enumerations(loaded_template):
     """forms.md: data-validation drop-downs for 号码类型 and 用途 (and the carriers)."""
-    ws = template["号码登记表"]
+    ws = loaded_template["号码登记表"]
     letters = {
         c: ws.cell(row=1, column=i + 1).column_letter for i, c in enumerate(register.COLUMNS)
     }
@@ -246,9 +253,10 @@ def _export(queryset) -> tuple[int, openpyxl.Workbook, bytes]:
 
 
 def test_export_writes_every_column_as_text_and_neutralises_formulas(alice_register):
-    """Export: the 号码登记表 columns plus 机构/状态/终止原因/登记时间; every cell is text
-    (numbers stay digits in Excel); values starting with = + - @ get a leading apostrophe
-    (formula injection); history rows are exported with their status."""
+    """forms.md §1 / issue item 10 (export): the 号码登记表 columns plus
+    机构/状态/终止原因/登记时间; every cell is text (numbers stay digits in Excel); values
+    starting with = + - @ get a leading apostrophe (formula injection); history rows are
+    exported with their status."""
     count, wb, _ = _export(alice_register)
     assert count == 8
     ws = wb["号码登记表"]
@@ -277,8 +285,8 @@ def test_export_writes_every_column_as_text_and_neutralises_formulas(alice_regis
 
 
 def test_export_is_scoped_by_the_caller(alice_register, inst_bob):
-    """Tenancy: the export writes what the queryset holds; scoped to bob it holds none of
-    alice's numbers."""
+    """Issue item 10 (tenancy; 000 §二(一)5): the export writes what the queryset holds;
+    scoped to bob it holds none of alice's numbers."""
     count, wb, _ = _export(RegisteredNumber.objects.visible_to(inst_bob))
     assert count == 0
     assert wb["号码登记表"].max_row == 1
