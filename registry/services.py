@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from portal import audit
@@ -44,6 +45,11 @@ PROGRESS_EVERY = 20_000
 
 class ImportRejected(PortalError):
     code = "import_rejected"
+
+
+class ImportSuperseded(Exception):
+    """A later attempt of the same job took over (the broker redelivered it, e.g. after this
+    worker lost its connection): this attempt must not merge, the later one will."""
 
 
 def _require_writer(actor, institution: Organisation) -> None:
@@ -78,7 +84,9 @@ def partner_save(
 ) -> tuple[Partner, bool]:
     """Register (or update) an entrusted partner and its entrustment document
     (000 §一(一): nobody markets or collects for an institution without its written
-    entrustment). Same credit code twice updates the existing partner."""
+    entrustment). Same credit code twice updates the existing partner; when nothing would
+    change (same fields, no new document) nothing is saved or audited, so saving the same
+    values again (``add_partner`` run twice) is a no-op."""
     from portal.creditcode import CreditCodeError, validate_credit_code
 
     _require_institution(institution)
@@ -114,24 +122,34 @@ def partner_save(
             )
         ):
             raise Conflict("该统一社会信用代码的合作单位已登记", field="credit_code")
-        target.name = name.strip()
-        target.credit_code = code
-        target.kind = kind
-        target.valid_from = valid_from
-        target.valid_to = valid_to
-        target.document_number = document_number.strip()
-        target.contact = contact.strip()
-        if document is not None:
-            target.document_name = os.path.basename(document.name)[:255]
-            target.document.save(document.name, document, save=False)
-        target.save()
-        audit.record(
-            "partner.create" if created else "partner.update",
-            actor=actor,
-            organisation=institution,
-            obj=target,
-            summary={"before": before, "after": _partner_summary(target)},
+        values = {
+            "name": name.strip(),
+            "credit_code": code,
+            "kind": kind,
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+            "document_number": document_number.strip(),
+            "contact": contact.strip(),
+        }
+        unchanged = (
+            not created
+            and document is None
+            and all(getattr(target, key) == value for key, value in values.items())
         )
+        if not unchanged:
+            for key, value in values.items():
+                setattr(target, key, value)
+            if document is not None:
+                target.document_name = os.path.basename(document.name)[:255]
+                target.document.save(document.name, document, save=False)
+            target.save()
+            audit.record(
+                "partner.create" if created else "partner.update",
+                actor=actor,
+                organisation=institution,
+                obj=target,
+                summary={"before": before, "after": _partner_summary(target)},
+            )
         if not created and target.valid_to and target.valid_to < timezone.localdate():
             _end_partner_numbers(target, actor=actor)
     return target, created
@@ -448,15 +466,16 @@ def import_job_run(*, job_id: int) -> ImportJob:
     if job.is_finished:
         return job
     merging.clear_staging(job.pk)
-    _progress(
-        job,
-        status=ImportStatus.RUNNING,
-        started_at=timezone.now(),
-        attempts=job.attempts + 1,
-        rows_done=0,
-    )
+    # Claim the job: the attempt number is taken atomically, and only the attempt that
+    # holds the newest number may merge (checked under a row lock in ``_run``).
+    ImportJob.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1)
+    job.attempts = ImportJob.objects.values_list("attempts", flat=True).get(pk=job.pk)
+    _progress(job, status=ImportStatus.RUNNING, started_at=timezone.now(), rows_done=0)
     try:
         _run(job)
+    except ImportSuperseded:
+        log.warning("import job %s attempt %s superseded by a later attempt", job.pk, job.attempts)
+        job.refresh_from_db()
     except ImportRejected as exc:
         merging.clear_staging(job.pk)
         _finish(job, ImportStatus.REJECTED, exc.message)
@@ -532,6 +551,13 @@ def _run(job: ImportJob) -> None:
         raise ImportRejected("文件中没有数据行（表头下方为空）", code="no_rows")
     with transaction.atomic():
         merging.lock_merges()
+        claimed = (
+            ImportJob.objects.select_for_update()
+            .filter(pk=job.pk, status=ImportStatus.RUNNING, attempts=job.attempts)
+            .exists()
+        )
+        if not claimed:
+            raise ImportSuperseded(job.pk)
         if not bad:
             for row_no, number, first in merging.duplicate_rows(job.pk):
                 bad.setdefault(row_no, []).append(

@@ -27,6 +27,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 
 from portal.errors import NotPermitted, PortalError
+from portal.models import AuditEvent
 from registry import services, tasks
 from registry.importers import merge as merging
 from registry.models import (
@@ -864,6 +865,31 @@ def test_worker_dying_mid_way_leaves_the_registry_and_a_rerun_completes_once(
     assert RegisteredNumber.objects.filter(number="13800138009").count() == 1
     assert RegisteredNumber.objects.count() == 5  # 3 seeded, 1 new version, 1 new number
     assert staged(job) == 0
+
+
+def test_an_attempt_overtaken_by_a_redelivery_does_not_merge(inst_alice, tmp_path, monkeypatch):
+    """tasks.py (acks late; issue 5 "the job still finishes exactly once"): when the broker
+    redelivers a job whose first worker is still alive (lost connection, visibility
+    timeout), the attempt that no longer holds the newest attempt number must not merge;
+    the later attempt does, once."""
+    path = _alice_register(inst_alice, tmp_path)
+    before = snapshot()
+    job, _ = upload(inst_alice, path, mode="replace")
+    real_analyze = merging.analyze_staging
+
+    def overtaken():
+        # Another worker claimed the job while this one was still staging.
+        ImportJob.objects.filter(pk=job.pk).update(attempts=5)
+        real_analyze()
+
+    monkeypatch.setattr(merging, "analyze_staging", overtaken)
+    stale = services.import_job_run(job_id=job.pk)
+    assert (stale.status, stale.attempts) == (ImportStatus.RUNNING, 5)
+    assert snapshot() == before
+    monkeypatch.undo()
+    done = services.import_job_run(job_id=job.pk)
+    assert (done.status, done.attempts, done.created, done.ended) == (ImportStatus.DONE, 6, 1, 2)
+    assert AuditEvent.objects.filter(action="import.done", object_id=str(job.pk)).count() == 1
 
 
 def test_failure_while_recording_the_import_rolls_the_merge_back(inst_alice, tmp_path, monkeypatch):
