@@ -146,12 +146,16 @@ def user_create(
     email: str = "",
     full_name: str = "",
     password: str | None = None,
+    require_same_role: bool = False,
 ) -> tuple[User, str | None, bool]:
     """Invite a user into an organisation (regulators create any first admin; an
     organisation's admin invites its own colleagues).
 
     Returns ``(user, one_time_password or None, created)``. Without a password a one-time
-    password is generated; either way the user must change it at first login.
+    password is generated; either way the user must change it at first login. An existing
+    username in the same organisation is returned unchanged (password untouched); with
+    ``require_same_role`` (the ``create_user`` command, where the same arguments must mean
+    the same account) one holding another role is refused instead.
     """
     if not _can_manage_users(actor, organisation):
         raise NotPermitted("只有本单位管理员或通信管理局管理员可以添加用户")
@@ -168,6 +172,13 @@ def user_create(
             if existing.organisation_id != organisation.pk:
                 raise PortalError(
                     f"用户名“{username}”已被其他单位使用", code="username_taken", field="username"
+                )
+            if require_same_role and existing.role != role:
+                raise PortalError(
+                    f"用户名“{existing.username}”已存在，角色为“{existing.get_role_display()}”，"
+                    f"不是“{Role(role).label}”；如需改变角色，请在“用户”页面修改",
+                    code="username_role",
+                    field="role",
                 )
             return existing, None, False
         user = User(

@@ -1,0 +1,257 @@
+"""Bootstrap from the shell: ``create_organisation`` and ``create_user``
+(portal/management/commands/), and the audit side of ``load_calendar``.
+
+Each prints one JSON line, is idempotent (the same arguments again change nothing and write
+no audit event), refuses bad input with one Chinese line on stderr and exit 1, and writes
+the audit trail as 系统 (000 §二(一)5 / 001 第十九–二十一条: every change audited).
+"""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
+
+from portal.audit import SYSTEM_ACTOR
+from portal.models import AuditEvent, Organisation, User
+from tests.conftest import CODES, PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+NEW_CODE = "91330000MA2D0000XY"  # valid (tests/portal/test_accounts_views.py)
+
+
+def run(*args, stdin: str | None = None) -> dict:
+    out, err = StringIO(), StringIO()
+    extra = {"stdin": StringIO(stdin)} if stdin is not None else {}
+    call_command(*args, stdout=out, stderr=err, **extra)
+    assert err.getvalue() == ""
+    assert len(out.getvalue().splitlines()) == 1
+    return json.loads(out.getvalue())
+
+
+def run_failing(*args, stdin: str | None = None) -> str:
+    """Exit 1, nothing on stdout, one Chinese line on stderr, no traceback."""
+    out, err = StringIO(), StringIO()
+    extra = {"stdin": StringIO(stdin)} if stdin is not None else {}
+    with pytest.raises(SystemExit) as exc:
+        call_command(*args, stdout=out, stderr=err, **extra)
+    assert exc.value.code == 1
+    assert out.getvalue() == ""
+    message = err.getvalue()
+    assert "Traceback" not in message
+    assert len(message.strip().splitlines()) == 1
+    return message.strip()
+
+
+def snapshot(model) -> list[dict]:
+    return list(model.objects.order_by("pk").values())
+
+
+# --- create_organisation ------------------------------------------------------------------
+
+
+def create_org(**overrides) -> list[str]:
+    values = {
+        "kind": "institution",
+        "name": "丙小额贷款有限公司",
+        "credit-code": NEW_CODE,
+        "licence": "small_loan",
+        "province": "浙江省",
+    } | overrides
+    args = ["create_organisation"]
+    for key, value in values.items():
+        if value is not None:
+            args += [f"--{key}", value]
+    return args
+
+
+def test_create_organisation_prints_its_id_and_is_audited_as_the_system():
+    """000 §一(一): a small-loan company is licensed by the local financial regulator."""
+    result = run(*create_org())
+    org = Organisation.objects.get(credit_code=NEW_CODE)
+    assert result == {"id": org.pk, "created": True}
+    assert (org.kind, org.name, org.province) == ("institution", "丙小额贷款有限公司", "浙江省")
+    assert (org.licence_category, org.licensing_authority) == ("small_loan", "local")
+    event = AuditEvent.objects.get(action="organisation.create", object_id=str(org.pk))
+    assert event.actor is None
+    assert event.actor_label == SYSTEM_ACTOR
+    assert event.organisation == org
+
+
+@pytest.mark.parametrize("kind", ["institution", "carrier", "regulator", "financial_regulator"])
+def test_create_organisation_takes_every_kind(kind):
+    result = run(*create_org(kind=kind))
+    assert Organisation.objects.get(pk=result["id"]).kind == kind
+
+
+def test_create_organisation_twice_changes_nothing():
+    first = run(*create_org())
+    orgs, events = snapshot(Organisation), AuditEvent.objects.count()
+    second = run(*create_org())
+    assert second == {"id": first["id"], "created": False}
+    assert snapshot(Organisation) == orgs
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_wrong_check_character_names_the_position():
+    """GB 32100-2015: the 18th character is the check character; the message says so."""
+    message = run_failing(*create_org(**{"credit-code": NEW_CODE[:17] + "X"}))
+    assert message == "统一社会信用代码第 18 位校验码错误：应为“Y”，实际为“X”"
+    assert not Organisation.objects.exists()
+
+
+def test_an_illegal_character_names_the_position():
+    message = run_failing(*create_org(**{"credit-code": "91330000MA2D0O00XY"}))
+    assert message.startswith("统一社会信用代码第 14 位“O”不是合法字符")
+
+
+def test_an_invalid_licence_lists_the_choices():
+    message = run_failing(*create_org(licence="bnak"))
+    assert message.startswith("金融机构的许可类别“bnak”无效，可选：")
+    assert "bank（银行）" in message
+    assert "small_loan（小额贷款公司）" in message
+    assert not Organisation.objects.exists()
+
+
+def test_an_institution_needs_a_licence():
+    """000 §一(一): an institution names its licence category."""
+    assert run_failing(*create_org(licence=None)).startswith("金融机构的许可类别“”无效")
+
+
+def test_a_credit_code_registered_as_another_kind_is_refused(org_carrier):
+    message = run_failing(*create_org(**{"credit-code": CODES["carrier"]}))
+    assert message == f"统一社会信用代码 {CODES['carrier']} 已登记为“电信运营商”某移动公司"
+
+
+def test_an_empty_name_is_refused():
+    assert run_failing(*create_org(name="  ")) == "单位名称不能为空"
+
+
+def test_an_unknown_kind_is_refused_by_argparse():
+    with pytest.raises(CommandError, match="invalid choice: 'bank'"):
+        call_command(*create_org(kind="bank"), stdout=StringIO(), stderr=StringIO())
+
+
+# --- create_user --------------------------------------------------------------------------
+
+
+def create_user(username: str = "dave", role: str = "admin", org: str = CODES["alice"]):
+    return ["create_user", "--organisation", org, "--username", username, "--role", role]
+
+
+def test_create_user_prints_a_one_time_password_that_must_be_changed(org_alice):
+    """An invited user gets a one-time password, shown once, changed at first login."""
+    result = run(*create_user())
+    dave = User.objects.get(username="dave")
+    password = result.pop("one_time_password")
+    assert result == {"id": dave.pk, "created": True, "username": "dave"}
+    assert dave.organisation == org_alice
+    assert dave.role == "admin"
+    assert dave.must_change_password
+    assert dave.check_password(password)
+    event = AuditEvent.objects.get(action="user.create", object_id=str(dave.pk))
+    assert (event.actor, event.actor_label) == (None, SYSTEM_ACTOR)
+    assert event.organisation == org_alice
+
+    client = Client()
+    response = client.post(reverse("login"), {"username": "dave", "password": password})
+    assert response["Location"] == reverse("password_change")
+
+
+def test_create_user_twice_changes_nothing_and_prints_no_password(org_alice):
+    first = run(*create_user())
+    users, events = snapshot(User), AuditEvent.objects.count()
+    second = run(*create_user())
+    assert second == {
+        "id": first["id"],
+        "created": False,
+        "username": "dave",
+        "one_time_password": None,
+    }
+    assert snapshot(User) == users  # the password hash too: not reset
+    assert AuditEvent.objects.count() == events
+
+
+def test_an_existing_user_with_the_same_role_keeps_their_password(inst_alice):
+    result = run(*create_user("alice"), "--password-stdin", stdin="Another-Horse-Battery-7\n")
+    assert result["created"] is False
+    inst_alice.refresh_from_db()
+    assert inst_alice.check_password(PASSWORD)
+
+
+def test_password_from_stdin_is_still_temporary(org_alice):
+    """A password the administrator chose is also a temporary one: changed at first login."""
+    result = run(*create_user(), "--password-stdin", stdin="Correct-Horse-Battery-9\n")
+    assert result["one_time_password"] is None
+    assert result["created"] is True
+    dave = User.objects.get(username="dave")
+    assert dave.check_password("Correct-Horse-Battery-9")
+    assert dave.must_change_password
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("12345678\n", "密码长度太短。密码必须包含至少 10 个字符。"),
+        ("1234567890\n", "密码只包含数字。"),
+        ("dave-Horse-Battery-9\n", "密码不能包含用户名"),
+        ("\n", "未从标准输入读到密码"),
+        ("", "未从标准输入读到密码"),
+    ],
+    ids=["short", "numeric", "username", "blank-line", "empty"],
+)
+def test_a_weak_password_on_stdin_is_refused_in_chinese(org_alice, password, message):
+    assert message in run_failing(*create_user(), "--password-stdin", stdin=password)
+    assert not User.objects.filter(username="dave").exists()
+    assert not AuditEvent.objects.filter(action="user.create").exists()
+
+
+def test_an_unknown_organisation_is_refused(db):
+    message = run_failing(*create_user(org=CODES["bob"]))
+    assert message == f"未找到统一社会信用代码为 {CODES['bob']} 的单位"
+
+
+def test_a_wrong_organisation_code_names_the_position(db):
+    message = run_failing(*create_user(org=CODES["bob"][:17] + "A"))
+    assert message == "所属单位统一社会信用代码第 18 位校验码错误：应为“F”，实际为“A”"
+
+
+def test_a_username_of_another_organisation_is_refused(inst_alice, org_bob):
+    assert run_failing(*create_user("ALICE", org=CODES["bob"])) == "用户名“ALICE”已被其他单位使用"
+    assert User.objects.filter(username__iexact="alice").count() == 1
+
+
+def test_an_existing_username_with_another_role_is_refused(inst_alice):
+    """Same arguments, same account; a different role is a mistake, not a silent no-op
+    (changing a role is the users page's job, audited as user.update)."""
+    events = AuditEvent.objects.count()
+    message = run_failing(*create_user("alice", role="viewer"))
+    assert message == (
+        "用户名“alice”已存在，角色为“管理员”，不是“查看”；如需改变角色，请在“用户”页面修改"
+    )
+    inst_alice.refresh_from_db()
+    assert inst_alice.role == "admin"
+    assert AuditEvent.objects.count() == events
+
+
+def test_an_unknown_role_is_refused_by_argparse(org_alice):
+    with pytest.raises(CommandError, match="invalid choice: 'root'"):
+        call_command(*create_user(role="root"), stdout=StringIO(), stderr=StringIO())
+
+
+# --- load_calendar (idempotency is in test_deadline_command.py) -----------------------------
+
+
+def test_load_calendar_is_audited_as_the_system(tmp_path):
+    path = tmp_path / "2027.csv"
+    path.write_text("date,kind,name\n2027-01-01,holiday,元旦\n", encoding="utf-8")
+    run("load_calendar", "--year", "2027", str(path))
+    event = AuditEvent.objects.get(action="calendar.load_year", object_id="2027")
+    assert (event.actor, event.actor_label, event.organisation) == (None, SYSTEM_ACTOR, None)
+    assert event.summary["source"] == "CSV 文件"
