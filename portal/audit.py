@@ -46,6 +46,7 @@ ACTION_LABELS = {
     "import.done": "号码导入完成",
     "import.rejected": "号码导入被拒收",
     "import.failed": "号码导入失败",
+    "retention.purge": "清理超过保存期限的文件",
 }
 
 

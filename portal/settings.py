@@ -29,6 +29,26 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+MIN_RETENTION_DAYS = 730  # 2 years: the rules say "at least"
+
+
+def retention_days(value: str | None) -> int:
+    """``RETENTION_DAYS``: how long uploads and reports are kept; default 731 days, never
+    under 2 years (000 §二(一)2; 001 第十二条: records kept at least 2 years)."""
+    if value is None or not value.strip():
+        return 731
+    try:
+        days = int(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"RETENTION_DAYS 应为整数天数，而不是 {value!r}") from None
+    if days < MIN_RETENTION_DAYS:
+        raise ImproperlyConfigured(
+            f"RETENTION_DAYS 不能少于 {MIN_RETENTION_DAYS} 天（{days}）：记录至少保存 2 年"
+            "（000 §二(一)2；001 第十二条）"
+        )
+    return days
+
+
 def database_from_url(url: str) -> dict:
     """Parse ``sqlite:///path`` or ``postgres://user:pass@host:port/name?opt=v``."""
     parts = urlsplit(url)
@@ -200,7 +220,7 @@ UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 50 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Records are kept at least 2 years (000 §二(一)2; 001 第十二条).
-RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", 2 * 366))
+RETENTION_DAYS = retention_days(os.environ.get("RETENTION_DAYS"))
 
 # Security headers. HTTPS-only settings switch on when DEBUG is off.
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -281,7 +301,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_DEFAULT_QUEUE = "portal"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "portal")
+# Workers keep Django's LOGGING (JSON lines with request ids) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # kombu's SQLAlchemy transport passes its transport options to create_engine(), which
 # refuses unknown keywords (architecture.md): the embedded broker gets none.
@@ -298,6 +320,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.end_expired_partner_numbers",
         "schedule": 3600,
     },
+    # Daily; idempotent, so a missed or repeated run changes nothing but the timing.
+    "purge-expired-imports": {
+        "task": "registry.tasks.purge_expired_imports",
+        "schedule": 24 * 3600,
+    },
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
@@ -312,6 +339,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         }

@@ -197,6 +197,8 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # Past retention the stored files are deleted; the row and its counts stay (history).
+    purged_at = models.DateTimeField("文件清理时间", null=True, blank=True)
 
     objects = ImportJobQuerySet.as_manager()
 

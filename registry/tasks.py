@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from . import services
+from . import retention, services
 
 log = logging.getLogger(__name__)
 
@@ -31,3 +31,9 @@ def run_import_job(self, job_id: int) -> str:
 @shared_task(acks_late=True)
 def end_expired_partner_numbers() -> int:
     return services.partners_end_expired()
+
+
+@shared_task(acks_late=True)
+def purge_expired_imports() -> dict:
+    """Daily (CELERY_BEAT_SCHEDULE): files of imports past retention go; see retention.py."""
+    return retention.imports_purge_expired().as_dict()
