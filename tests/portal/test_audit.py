@@ -142,6 +142,18 @@ def test_database_refuses_update_and_delete():
     assert audit.verify_chain().ok
 
 
+def test_no_session_setting_lets_a_delete_through():
+    """Nobody can delete an audit event (issue 3 §5): no switch a database session could
+    set (the old ``portal.audit_purge``) opens the trigger."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the session setting is a PostgreSQL feature")
+    event = three_events()[0]
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL portal.audit_purge = 'on'")
+        cursor.execute("DELETE FROM portal_auditevent WHERE id = %s", [event.pk])
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
 def test_record_outside_a_transaction_is_refused(monkeypatch):
     """House style: the audit row is written inside the service's own transaction. pytest's
     ``db`` wraps every test in one, and a transactional test would flush the session-wide
