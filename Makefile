@@ -8,6 +8,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?=
 
 .PHONY: run test setup venv browser lint format migrations-check ci clean totp worker beat bench
+.PHONY: integration backup restore
 
 venv: $(STAMP)
 
@@ -46,6 +47,14 @@ run: setup
 test: venv browser
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Production parts for real (tests/integration): gunicorn, two Celery workers on RabbitMQ,
+# a fresh PostgreSQL database. Override DATABASE_URL / CELERY_BROKER_URL to point elsewhere.
+INTEGRATION_DB     ?= postgres://postgres@127.0.0.1:5432/portal_integration
+INTEGRATION_BROKER ?= amqp://guest:guest@127.0.0.1:5672//
+integration: venv
+	@PORTAL_INTEGRATION=1 DATABASE_URL=$(INTEGRATION_DB) CELERY_BROKER_URL=$(INTEGRATION_BROKER) \
+	  CELERY_QUEUE=portal-integration $(BIN)/python -m pytest -q --create-db -p no:randomly tests/integration
+
 totp: venv
 	@$(BIN)/python manage.py demo_totp rita
 
@@ -65,6 +74,17 @@ worker: venv
 
 beat: venv
 	@$(BIN)/celery -A portal beat --loglevel INFO --schedule var/celerybeat-schedule
+
+# One backup file (database + media + manifest) into BACKUP_DIR (default var/backups).
+backup: venv
+	@$(BIN)/python manage.py backup $(if $(BACKUP_DIR),--dir "$(BACKUP_DIR)")
+
+# Checks FILE completely, then replaces the database and media; verifies audit and counts.
+restore: venv
+	@if [ -z "$(FILE)" ]; then \
+	  echo "请指定要恢复的备份文件：make restore FILE=var/backups/portal-YYYYMMDDTHHMMSSZ.tar"; \
+	  exit 1; fi
+	@$(BIN)/python manage.py restore "$(FILE)"
 
 ci:
 	@bash .ci/run
