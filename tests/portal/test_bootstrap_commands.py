@@ -255,3 +255,25 @@ def test_load_calendar_is_audited_as_the_system(tmp_path):
     event = AuditEvent.objects.get(action="calendar.load_year", object_id="2027")
     assert (event.actor, event.actor_label, event.organisation) == (None, SYSTEM_ACTOR, None)
     assert event.summary["source"] == "CSV 文件"
+
+
+def test_load_calendar_dry_run_shows_working_days_per_month_and_saves_nothing(tmp_path):
+    """Issue 5 §1: the new year's schedule is checked against the State Council notice
+    before it is saved: working days per month, nothing written on a dry run."""
+    from portal.models import CalendarYear, WorkDay
+
+    path = tmp_path / "2027.csv"
+    path.write_text(
+        "date,kind,name\n2027-01-01,holiday,元旦\n2027-02-13,workday,春节\n", encoding="utf-8"
+    )
+    events = AuditEvent.objects.count()
+    preview = run("load_calendar", "--year", "2027", str(path), "--dry-run")
+    assert preview["dry_run"] is True and preview["changed"] is False
+    # January 2027 has 21 weekdays, one of them 元旦; February 20 weekdays and a Saturday 调休.
+    assert (preview["per_month"]["1"], preview["per_month"]["2"]) == (20, 21)
+    assert preview["working_days"] == sum(preview["per_month"].values())
+    assert not CalendarYear.objects.filter(year=2027).exists()
+    assert not WorkDay.objects.filter(date__year=2027).exists()
+    assert AuditEvent.objects.count() == events
+    saved = run("load_calendar", "--year", "2027", str(path))
+    assert (saved["changed"], saved["per_month"]) == (True, preview["per_month"])

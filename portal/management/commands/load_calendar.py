@@ -3,7 +3,8 @@
 Without FILE the year comes from the chinese-calendar package; with FILE from a CSV of
 ``date,kind`` rows (kind ``holiday`` or ``workday`` for the make-up days; weekends implied,
 an optional third column names the holiday), as the State Council publishes it.
-Prints one JSON line; exits 1 with a Chinese message on bad input.
+Prints one JSON line with the working days per month (to compare with the notice);
+``--dry-run`` prints it without saving. Exits 1 with a Chinese message on bad input.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--year", type=int, required=True, action="append")
         parser.add_argument("file", nargs="?", help="CSV: date,kind[,name]")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="只显示每月工作日数，不保存（用于与通知核对）"
+        )
 
     def handle(self, *args, **options):
         years = options["year"]
@@ -32,15 +36,31 @@ class Command(BaseCommand):
         results = []
         try:
             for year in years:
-                days = source = None
                 if path:
                     with open(path, "rb") as fh:
                         days = parse_calendar_csv(fh.read(), year=year)
                     source = "CSV 文件"
-                working, changed = calendar_load_year(
-                    actor=None, year=year, days=days, source=source or ""
+                else:
+                    days, source = workdays.chinese_calendar_days(year), "chinese-calendar"
+                per_month = {
+                    month: sum(1 for d, working, _ in days if working and d.month == month)
+                    for month in range(1, 13)
+                }
+                if options["dry_run"]:
+                    working, changed = sum(per_month.values()), False
+                else:
+                    working, changed = calendar_load_year(
+                        actor=None, year=year, days=days, source=source
+                    )
+                results.append(
+                    {
+                        "year": year,
+                        "working_days": working,
+                        "per_month": per_month,
+                        "changed": changed,
+                        "dry_run": options["dry_run"],
+                    }
                 )
-                results.append({"year": year, "working_days": working, "changed": changed})
         except (workdays.CalendarYearMissing, CalendarFileError, PortalError, OSError) as exc:
             message = getattr(exc, "message", None) or str(exc)
             if isinstance(exc, workdays.CalendarYearMissing) and not path:
