@@ -9,7 +9,6 @@ skip them. CI runs them with ``make integration`` (README, Development).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
@@ -25,7 +24,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.files import File
 from django.db import connection
 from django.utils import timezone
 
@@ -33,6 +31,7 @@ from portal.audit import verify_chain
 from portal.models import AuditEvent
 from registry import services
 from registry.models import ImportJob, ImportStatus, Partner, RegisteredNumber, Status
+from tests.uploads import register_csv, upload_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 300_000
@@ -180,26 +179,8 @@ def workers(prod_env, tmp_path):
         pool.stop()
 
 
-def _register_csv(path: Path, rows: int, *, carrier=lambda i: "中国移动") -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["号码", "用途", "使用单位", "电信运营商", "合作起始日期"])
-        for i in range(rows):
-            out.writerow([f"139{i:08d}", "营销", "本机构", carrier(i), "2026-01-01"])
-    return path
-
-
-def _upload(user, path: Path, mode: str = "merge") -> ImportJob:
-    with open(path, "rb") as fh:
-        job, created = services.import_job_create(
-            actor=user,
-            institution=user.organisation,
-            upload=File(fh, name=path.name),
-            original_name=path.name,
-            mode=mode,
-        )
-    assert created
-    return job
+def numbers():
+    return (f"139{i:08d}" for i in range(ROWS))
 
 
 def _finished(job: ImportJob):
@@ -212,7 +193,7 @@ def test_worker_killed_mid_import_and_the_job_finishes_exactly_once(inst_alice, 
     """tasks.py (acks late, reject on worker lost): the worker running an import dies
     (SIGKILL to its whole process group); the broker hands the task to the other worker,
     which starts the job again from a clean staging area and merges it once."""
-    job = _upload(inst_alice, _register_csv(tmp_path / "register.csv", ROWS))
+    job = upload_file(inst_alice, register_csv(tmp_path / "register.csv", numbers()), enqueue=True)
     logs = list(workers.logs.values())
 
     def running_with_progress():
@@ -237,13 +218,14 @@ def test_worker_killed_mid_import_and_the_job_finishes_exactly_once(inst_alice, 
     assert verify_chain().ok
 
     # The surviving worker goes on serving: a second upload with 1% of the numbers changed.
-    changed = _upload(
+    changed = upload_file(
         inst_alice,
-        _register_csv(
+        register_csv(
             tmp_path / "changed.csv",
-            ROWS,
+            numbers(),
             carrier=lambda i: "中国联通" if i % 100 == 0 else "中国移动",
         ),
+        enqueue=True,
     )
     changed = _wait(lambda: _finished(changed), timeout=180, what="the second import", logs=logs)
     assert changed.status == ImportStatus.DONE, changed.message

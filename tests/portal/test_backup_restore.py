@@ -32,6 +32,7 @@ from portal import audit, backups
 from portal.models import AuditEvent
 from registry import services
 from registry.models import ImportStatus, Partner, RegisteredNumber
+from tests.uploads import import_file, register_csv
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,19 +59,7 @@ def cli(name: str, *args) -> tuple[int, dict, str]:
 
 def import_register(actor, path: Path, numbers: list[str]):
     """A small 号码登记表 through the upload pipeline (as the page and the CLI run it)."""
-    lines = ["号码,用途,使用单位,电信运营商,合作起始日期"]
-    lines += [f"{number},营销,本机构,中国移动,2026-01-01" for number in numbers]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with open(path, "rb") as fh:
-        job, created = services.import_job_create(
-            actor=actor,
-            institution=actor.organisation,
-            upload=File(fh, name=path.name),
-            original_name=path.name,
-            enqueue=False,
-        )
-    assert created
-    job = services.import_job_run(job_id=job.pk)
+    job = import_file(actor, register_csv(path, numbers))
     assert job.status == ImportStatus.DONE, job.message
     return job
 

@@ -8,7 +8,6 @@ the audit trail as 系统 (000 §二(一)5 / 001 第十九–二十一条: every
 
 from __future__ import annotations
 
-import json
 from io import StringIO
 
 import pytest
@@ -19,34 +18,12 @@ from django.urls import reverse
 
 from portal.audit import SYSTEM_ACTOR
 from portal.models import AuditEvent, Organisation, User
+from tests.commands import command_args, run, run_failing
 from tests.conftest import CODES, PASSWORD
 
 pytestmark = pytest.mark.django_db
 
 NEW_CODE = "91330000MA2D0000XY"  # valid (tests/portal/test_accounts_views.py)
-
-
-def run(*args, stdin: str | None = None) -> dict:
-    out, err = StringIO(), StringIO()
-    extra = {"stdin": StringIO(stdin)} if stdin is not None else {}
-    call_command(*args, stdout=out, stderr=err, **extra)
-    assert err.getvalue() == ""
-    assert len(out.getvalue().splitlines()) == 1
-    return json.loads(out.getvalue())
-
-
-def run_failing(*args, stdin: str | None = None) -> str:
-    """Exit 1, nothing on stdout, one Chinese line on stderr, no traceback."""
-    out, err = StringIO(), StringIO()
-    extra = {"stdin": StringIO(stdin)} if stdin is not None else {}
-    with pytest.raises(SystemExit) as exc:
-        call_command(*args, stdout=out, stderr=err, **extra)
-    assert exc.value.code == 1
-    assert out.getvalue() == ""
-    message = err.getvalue()
-    assert "Traceback" not in message
-    assert len(message.strip().splitlines()) == 1
-    return message.strip()
 
 
 def snapshot(model) -> list[dict]:
@@ -64,11 +41,7 @@ def create_org(**overrides) -> list[str]:
         "licence": "small_loan",
         "province": "浙江省",
     } | overrides
-    args = ["create_organisation"]
-    for key, value in values.items():
-        if value is not None:
-            args += [f"--{key}", value]
-    return args
+    return command_args("create_organisation", values)
 
 
 def test_create_organisation_prints_its_id_and_is_audited_as_the_system():

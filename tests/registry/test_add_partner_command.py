@@ -11,7 +11,6 @@ Chinese line on stderr and exit 1; audited as 系统.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from io import StringIO
 from zoneinfo import ZoneInfo
 
@@ -22,6 +21,7 @@ from django.core.management.base import CommandError
 from portal.audit import SYSTEM_ACTOR
 from portal.models import AuditEvent
 from registry.models import Partner
+from tests.commands import command_args, run, run_failing
 from tests.conftest import CODES
 from tests.registry.conftest import PARTNER_CODE, save_partner
 
@@ -43,32 +43,7 @@ def add_partner(**overrides) -> list[str]:
         "valid-to": "2027-06-30",
         "document-number": "WT-2026-001",
     } | overrides
-    args = ["add_partner"]
-    for key, value in values.items():
-        if value is not None:
-            args += [f"--{key}", value]
-    return args
-
-
-def run(*args) -> dict:
-    out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
-    assert err.getvalue() == ""
-    assert len(out.getvalue().splitlines()) == 1
-    return json.loads(out.getvalue())
-
-
-def run_failing(*args) -> str:
-    """Exit 1, nothing on stdout, one Chinese line on stderr, no traceback."""
-    out, err = StringIO(), StringIO()
-    with pytest.raises(SystemExit) as exc:
-        call_command(*args, stdout=out, stderr=err)
-    assert exc.value.code == 1
-    assert out.getvalue() == ""
-    message = err.getvalue()
-    assert "Traceback" not in message
-    assert len(message.strip().splitlines()) == 1
-    return message.strip()
+    return command_args("add_partner", values)
 
 
 def partners() -> list[dict]:

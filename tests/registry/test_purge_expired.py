@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files import File
 from django.core.management import call_command
 
 from portal import audit
 from portal.models import AuditEvent
 from portal.settings import retention_days
-from registry import retention, services, tasks
+from registry import retention, tasks
 from registry.models import ImportJob, ImportStatus, RegisteredNumber
+from tests.uploads import import_file, register_csv
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OLD = dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI)
@@ -46,19 +46,7 @@ KEYS = {
 def upload(actor, path: Path, numbers: list[str]) -> ImportJob:
     """A 号码登记表 (CSV) through the pipeline; a bad number makes a rejected job with an
     error report."""
-    rows = ["号码,用途,使用单位,电信运营商,合作起始日期"]
-    rows += [f"{number},营销,本机构,中国移动,2026-01-01" for number in numbers]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    with open(path, "rb") as fh:
-        job, created = services.import_job_create(
-            actor=actor,
-            institution=actor.organisation,
-            upload=File(fh, name=path.name),
-            original_name=path.name,
-            enqueue=False,
-        )
-    assert created
-    return services.import_job_run(job_id=job.pk)
+    return import_file(actor, register_csv(path, numbers))
 
 
 @pytest.fixture

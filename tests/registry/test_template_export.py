@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from django.core.files import File
 
 from registry import services
 from registry.exports import EXTRA, export_numbers
 from registry.importers import register
 from registry.models import ImportStatus, RegisteredNumber, Status
 from registry.templates_xlsx import EXAMPLE, build_register_template
+from tests.uploads import import_file
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PARTNER_CODE = "91330100MA2PART01W"
@@ -33,22 +33,6 @@ BRANCH_CODE = "91330100MA2BRAN01Y"
 def _env(settings, tmp_path, time_machine):
     settings.MEDIA_ROOT = tmp_path / "media"
     time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI))
-
-
-def import_file(actor, path: Path, *, mode="merge"):
-    with open(path, "rb") as fh:
-        job, created = services.import_job_create(
-            actor=actor,
-            institution=actor.organisation,
-            upload=File(fh, name=path.name),
-            original_name=path.name,
-            mode=mode,
-            enqueue=False,
-        )
-    assert created
-    job = services.import_job_run(job_id=job.pk)
-    job.refresh_from_db()
-    return job
 
 
 # -- the template -----------------------------------------------------------------------

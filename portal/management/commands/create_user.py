@@ -19,20 +19,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
 from portal.accounts.services import user_create
-from portal.creditcode import CreditCodeError, validate_credit_code
+from portal.creditcode import CreditCodeError
 from portal.errors import PortalError
-from portal.models import Organisation, Role
-
-
-def _organisation(raw: str) -> Organisation:
-    try:
-        code = validate_credit_code(raw)
-    except CreditCodeError as exc:
-        raise PortalError(f"所属单位{exc.message}") from exc
-    organisation = Organisation.objects.filter(credit_code=code).first()
-    if organisation is None:
-        raise PortalError(f"未找到统一社会信用代码为 {code} 的单位")
-    return organisation
+from portal.models import Role
+from portal.selectors import organisation_by_credit_code
 
 
 class Command(BaseCommand):
@@ -59,7 +49,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            organisation = _organisation(options["organisation"])
+            organisation = organisation_by_credit_code(options["organisation"], role="所属单位")
             password = None
             if options["password_stdin"]:
                 password = options.get("stdin", sys.stdin).readline().rstrip("\r\n")

@@ -20,9 +20,10 @@ from typing import NoReturn
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.management.base import BaseCommand
 
-from portal.creditcode import CreditCodeError, validate_credit_code
+from portal.creditcode import CreditCodeError
 from portal.errors import PortalError
 from portal.models import Organisation, OrgKind
+from portal.selectors import organisation_by_credit_code
 from registry import services
 from registry.models import Purpose
 
@@ -42,13 +43,7 @@ def _date(value: str | None, label: str) -> dt.date | None:
 
 
 def _institution(raw: str) -> Organisation:
-    try:
-        code = validate_credit_code(raw)
-    except CreditCodeError as exc:
-        raise PortalError(f"委托机构{exc.message}") from exc
-    institution = Organisation.objects.filter(credit_code=code).first()
-    if institution is None:
-        raise PortalError(f"未找到统一社会信用代码为 {code} 的单位")
+    institution = organisation_by_credit_code(raw, role="委托机构")
     if institution.kind != OrgKind.INSTITUTION:
         raise PortalError(
             f"{institution.name}（{institution.get_kind_display()}）不是金融机构，不能登记合作单位"
