@@ -29,8 +29,8 @@ from django.utils import timezone
 
 from portal.audit import verify_chain
 from portal.models import AuditEvent
-from registry import services
 from registry.models import ImportJob, ImportStatus, Partner, RegisteredNumber, Status
+from tests.registry.conftest import register, save_partner
 from tests.uploads import register_csv, upload_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,26 +244,13 @@ def test_scheduled_task_runs_on_the_workers(inst_alice, workers):
     entrustment that has expired ends its partner's numbers (issue 4 §1)."""
     from registry.tasks import end_expired_partner_numbers
 
-    partner, _ = services.partner_save(
-        actor=inst_alice,
-        institution=inst_alice.organisation,
-        name="杭州某催收服务有限公司",
-        credit_code="91330100MA2PART01W",
-        kind="collection",
-        valid_from=dt.date(2026, 1, 1),
-        valid_to=dt.date(2099, 12, 31),
-    )
-    number = services.number_register(
-        actor=inst_alice,
-        institution=inst_alice.organisation,
-        fields={
-            "号码": "13800138000",
-            "用途": "催收",
-            "使用单位": partner.name,
-            "使用单位统一社会信用代码": partner.credit_code,
-            "电信运营商": "中国移动",
-            "合作起始日期": "2026-01-01",
-        },
+    partner = save_partner(inst_alice, valid_to=dt.date(2099, 12, 31))
+    number = register(
+        inst_alice,
+        "13800138000",
+        用途="催收",
+        使用单位=partner.name,
+        使用单位统一社会信用代码=partner.credit_code,
     )
     # Time passes: the entrustment ran out yesterday.
     Partner.objects.filter(pk=partner.pk).update(

@@ -24,14 +24,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.files import File
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from portal import audit, backups
 from portal.models import AuditEvent
-from registry import services
 from registry.models import ImportStatus, Partner, RegisteredNumber
+from tests.registry.conftest import register, save_partner
 from tests.uploads import import_file, register_csv
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -69,27 +68,8 @@ def registry_data(inst_alice, tmp_path):
     """Numbers imported from a file, one registered online, a partner with its entrustment
     document: rows in every main table, files in the media folder, audit events."""
     import_register(inst_alice, tmp_path / "号码登记表.csv", ["13800138000", "13800138001"])
-    services.number_register(
-        actor=inst_alice,
-        institution=inst_alice.organisation,
-        fields={
-            "号码": "95588",
-            "用途": "催收",
-            "使用单位": "本机构",
-            "电信运营商": "中国电信",
-            "合作起始日期": "2026-02-01",
-        },
-    )
-    services.partner_save(
-        actor=inst_alice,
-        institution=inst_alice.organisation,
-        name="杭州某催收服务有限公司",
-        credit_code="91330100MA2PART01W",
-        kind="collection",
-        valid_from=dt.date(2026, 1, 1),
-        valid_to=dt.date(2027, 6, 30),
-        document=File(io.BytesIO(b"%PDF-1.4\n% entrustment\n%%EOF\n"), name="委托书.pdf"),
-    )
+    register(inst_alice, "95588", 用途="催收", 电信运营商="中国电信", 合作起始日期="2026-02-01")
+    save_partner(inst_alice)
     return inst_alice
 
 
