@@ -308,7 +308,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # kombu's SQLAlchemy transport passes its transport options to create_engine(), which
 # refuses unknown keywords (architecture.md): the embedded broker gets none.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 3600}
+    {}
+    if CELERY_BROKER_URL.startswith("sqla+")
+    # Redis only: how long before a task whose worker vanished is handed to another one; it
+    # must exceed the longest import (a 1M-row register takes well under a minute).
+    else {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
 )
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
