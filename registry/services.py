@@ -670,6 +670,8 @@ def _run_pipelined(job: ImportJob, path: Path, fmt, ctx) -> tuple[int, dict | No
         with transaction.atomic():
             merging.lock_merges()
             merging.begin_batches()
+            # An institution's first register: every row is new (checked under the lock).
+            first_register = not merging.has_active_numbers(job.institution_id)
             with feed:
                 for batch in feed:
                     merging.stage_batch(batch.data)
@@ -685,6 +687,7 @@ def _run_pipelined(job: ImportJob, path: Path, fmt, ctx) -> tuple[int, dict | No
                             today=today,
                             source=merging.BATCH,
                             staged=batch.size,
+                            all_new=first_register,
                         )
                         counts.created += step.created
                         counts.updated += step.updated

@@ -127,6 +127,7 @@ def merge(
     today: dt.date,
     source: str = STAGING,
     staged: int | None = None,
+    all_new: bool = False,
 ) -> MergeCounts:
     """Merge staged rows into the institution's register. Run inside ``atomic()``.
 
@@ -135,12 +136,17 @@ def merge(
     numbers absent from the file are ended with today's date (forms.md §1), never deleted.
     ``source``: the staging table, or the batch table of the PostgreSQL pipeline (which
     merges batch by batch and ends the absent numbers once, at the end); ``staged``: the
-    number of rows in ``source`` when the caller knows it.
+    number of rows in ``source`` when the caller knows it; ``all_new``: the caller knows
+    that none of them is active in the institution (its register was empty when the
+    import took the merge lock, and the file repeats no number), so every row is inserted
+    without looking.
     """
     now = timezone.now()
     counts = MergeCounts()
     with connection.cursor() as cursor:
-        if source == BATCH:
+        if all_new:
+            pass
+        elif source == BATCH:
             # Driven by the batch (the temporary table holds this job's batch only): one
             # index probe per batch row, whatever the registry's statistics say.
             cursor.execute(
@@ -167,12 +173,19 @@ def merge(
                 """,  # noqa: S608 - the source is a constant
                 [Status.SUPERSEDED, now, institution_id, Status.ACTIVE, job_id],
             )
-        counts.updated = cursor.rowcount
+        counts.updated = 0 if all_new else cursor.rowcount
         columns = ", ".join(NUMBER_COLUMNS)
         selected = ", ".join(f"s.{c}" for c in NUMBER_COLUMNS)
         # OFFSET 0: a subplan probing the index once per batch row, never a join that
         # scans the institution's rows per batch (as stale statistics may make it plan).
         probe = " OFFSET 0" if source == BATCH else ""
+        where = (
+            ""
+            if all_new
+            else f"""AND NOT EXISTS (
+                SELECT 1 FROM registry_registerednumber r
+                WHERE r.institution_id = %s AND r.status = %s AND r.number = s.number{probe})"""  # noqa: S608
+        )
         cursor.execute(
             f"""
             INSERT INTO registry_registerednumber
@@ -180,9 +193,7 @@ def merge(
                  created_by_id, created_at)
             SELECT %s, {selected}, %s, '', %s, %s, %s
             FROM {source} s
-            WHERE s.job_id = %s AND NOT EXISTS (
-                SELECT 1 FROM registry_registerednumber r
-                WHERE r.institution_id = %s AND r.status = %s AND r.number = s.number{probe})
+            WHERE s.job_id = %s {where}
             """,  # noqa: S608 - column names are constants
             [
                 institution_id,
@@ -191,8 +202,7 @@ def merge(
                 actor_id,
                 now,
                 job_id,
-                institution_id,
-                Status.ACTIVE,
+                *([] if all_new else [institution_id, Status.ACTIVE]),
             ],
         )
         inserted = cursor.rowcount
@@ -262,6 +272,16 @@ def begin_batches() -> None:
         cursor.execute("SET LOCAL enable_hashjoin = off")
         cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def has_active_numbers(institution_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM registry_registerednumber"
+            " WHERE institution_id = %s AND status = %s)",
+            [institution_id, Status.ACTIVE],
+        )
+        return cursor.fetchone()[0]
 
 
 def stage_batch(data: bytes) -> None:
