@@ -641,8 +641,9 @@ def _done(job: ImportJob, rows: int, counts: merging.MergeCounts) -> None:
 def _run_pipelined(job: ImportJob, path: Path, fmt, ctx) -> tuple[int, dict | None]:
     """PostgreSQL: validate on a thread of its own while this thread merges the batches
     already validated, all in the one transaction that also marks the job done. The merge
-    lock is held from the first batch on. Any row error (invalid, repeated, in use by
-    another institution) rolls everything back: ``(rows, bad)``; merged: ``(rows, None)``.
+    lock is held from the first batch on (an invalid row releases it at once: nothing will
+    be merged). Any row error (invalid, repeated, in use by another institution) rolls
+    everything back: ``(rows, bad)``; merged: ``(rows, None)``.
     """
     merging.analyze_staging()  # statistics of the tables this import reads
     replace = job.mode == ImportMode.REPLACE
@@ -667,48 +668,58 @@ def _run_pipelined(job: ImportJob, path: Path, fmt, ctx) -> tuple[int, dict | No
         )
         counts = merging.MergeCounts()
         conflicts: list[tuple[int, str, str]] = []
-        with transaction.atomic():
+        with feed, transaction.atomic():
             merging.lock_merges()
             merging.begin_batches()
             # An institution's first register: every row is new (checked under the lock).
             first_register = not merging.has_active_numbers(job.institution_id)
-            with feed:
-                for batch in feed:
-                    merging.stage_batch(batch.data)
-                    conflicts += merging.conflicting_rows(
-                        job.pk, job.institution_id, source=merging.BATCH
+            for batch in feed:
+                merging.stage_batch(batch.data)
+                conflicts += merging.conflicting_rows(
+                    job.pk, job.institution_id, source=merging.BATCH
+                )
+                if batch.mergeable and not conflicts:
+                    step = merging.merge(
+                        job_id=job.pk,
+                        institution_id=job.institution_id,
+                        replace=False,
+                        actor_id=job.created_by_id,
+                        today=today,
+                        source=merging.BATCH,
+                        staged=batch.size,
+                        all_new=first_register,
                     )
-                    if batch.mergeable and not conflicts:
-                        step = merging.merge(
-                            job_id=job.pk,
-                            institution_id=job.institution_id,
-                            replace=False,
-                            actor_id=job.created_by_id,
-                            today=today,
-                            source=merging.BATCH,
-                            staged=batch.size,
-                            all_new=first_register,
+                    counts.created += step.created
+                    counts.updated += step.updated
+                    counts.unchanged += step.unchanged
+            if feed.rejected:
+                # An invalid row: nothing is merged. Leave the transaction (and the merge
+                # lock) now; the rest of the file is validated below, for the error report.
+                transaction.set_rollback(True)
+            else:
+                feed.finish()
+                merging.end_batches()
+                writer.finish()
+                rows, bad = feed.rows, feed.bad
+                if rows:
+                    _claim(job)
+                if rows and not bad and (feed.duplicates or conflicts):
+                    _duplicates_and_conflicts(job, bad, conflicts, duplicates=feed.duplicates)
+                if rows and not bad:
+                    if replace:
+                        counts.ended = merging.end_absent_numbers(
+                            job_id=job.pk, institution_id=job.institution_id, today=today
                         )
-                        counts.created += step.created
-                        counts.updated += step.updated
-                        counts.unchanged += step.unchanged
-            merging.end_batches()
-            writer.finish()
-            rows, bad = feed.rows, feed.bad
-            if rows:
+                    merging.clear_staging(job.pk)
+                    _progress(job, rows_done=rows, rows_total=rows)
+                    _done(job, rows, counts)
+                    return rows, None
+                transaction.set_rollback(True)
+        rows, bad = feed.rows, feed.bad
+        if feed.rejected:
+            with transaction.atomic():  # a later attempt took over: it reports, not this one
+                merging.lock_merges()
                 _claim(job)
-            if rows and not bad and (feed.duplicates or conflicts):
-                _duplicates_and_conflicts(job, bad, conflicts, duplicates=feed.duplicates)
-            if rows and not bad:
-                if replace:
-                    counts.ended = merging.end_absent_numbers(
-                        job_id=job.pk, institution_id=job.institution_id, today=today
-                    )
-                merging.clear_staging(job.pk)
-                _progress(job, rows_done=rows, rows_total=rows)
-                _done(job, rows, counts)
-                return rows, None
-            transaction.set_rollback(True)
     _progress(job, rows_done=rows, rows_total=rows)
     if rows == 0:
         raise ImportRejected("文件中没有数据行（表头下方为空）", code="no_rows")

@@ -1,7 +1,8 @@
 """Set-based checks and the merge of one staged import into the registry (one transaction).
 
-Every statement works on the whole staged set at once (style.md: set-based), in SQL that
-PostgreSQL and SQLite (3.33+) both run.
+Every statement works on a whole set at once (style.md: set-based), in SQL that PostgreSQL
+and SQLite (3.33+) both run: on SQLite the whole staged file; on PostgreSQL one batch at a
+time (a temporary table, see begin_batches), merged while the next batch is validated.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def analyze_staging() -> None:
         )
         row = cursor.fetchone()
         if row is not None and statistics_stale(*row):
-            cursor.execute("ANALYZE registry_registerednumber")
+            cursor.execute("ANALYZE (SKIP_LOCKED) registry_registerednumber")
 
 
 def statistics_stale(changed: int, tuples: float) -> bool:

@@ -5,6 +5,10 @@ normalise every row -> write valid rows to the staging table (COPY on PostgreSQL
 inserts on SQLite) -> inside one transaction, under a lock: duplicates within the file and
 conflicts with other institutions' active numbers, then the merge. Any error: the registry
 is untouched and the user gets an error workbook naming every bad row.
+
+On PostgreSQL the steps overlap (ValidatingFeed): rows are validated on a thread of their
+own while the merge transaction, already holding the lock, checks and merges the batches
+validated so far (services._run_pipelined).
 """
 
 from __future__ import annotations
@@ -498,14 +502,16 @@ class ValidatingFeed:
     too. While Python validates batch k+1 the database merges batch k (psycopg releases the
     GIL while it waits on the server).
 
-    After iteration: ``rows`` (data rows read), ``bad`` (row number -> errors; once there is
-    one, no further batch is yielded: the import will be rejected) and ``duplicates`` (a
+    After ``finish()``: ``rows`` (data rows read), ``bad`` (row number -> errors; at the
+    first one the iteration ends, the import will be rejected: the consumer can leave its
+    transaction while the rest of the file is validated) and ``duplicates`` (a
     number seen twice: batches from the one holding the repeat on are not ``mergeable``;
     which rows repeat which is asked of the staging table, see merge.duplicate_rows).
     """
 
     batch_size = 5000
     _DONE = object()
+    _REJECTED = object()  # the first invalid row: no further batch
 
     def __init__(
         self,
@@ -527,7 +533,9 @@ class ValidatingFeed:
         self.bad: dict[int, list[tuple[str, str]]] = {}
         self.duplicates = False
         self._queue: queue.Queue = queue.Queue(maxsize=3)
+        self.rejected = False  # the iteration ended at an invalid row
         self._stop = False
+        self._finished = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
@@ -544,18 +552,32 @@ class ValidatingFeed:
         return self
 
     def __iter__(self) -> Iterator[Batch]:
-        while (batch := self._queue.get()) is not self._DONE:
-            yield batch
+        """The batches; ends early, at the first invalid row (see ``finish``)."""
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                self._finished = True
+                return
+            if item is self._REJECTED:
+                self.rejected = True
+                return
+            yield item
+
+    def finish(self) -> None:
+        """Wait until every row is validated (after an early end: the rest of the file, for
+        the error report); re-raise a failure of the validating thread."""
+        while not self._finished:
+            self._finished = self._queue.get() is self._DONE
         self._join()
         if self._error is not None:
-            raise self._error
+            error, self._error = self._error, None
+            raise error
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if self._thread is not None:  # the consumer failed: stop the thread, unblock it
+        if exc_type is not None:  # the consumer failed: stop the thread, unblock it
             self._stop = True
-            while self._queue.get() is not self._DONE:
-                pass
-            self._join()
+            self._error = None
+        self.finish()
 
     def _join(self) -> None:
         if self._thread is not None:
@@ -581,7 +603,10 @@ class ValidatingFeed:
                 result = validate_row(get, ctx)
                 self.rows += 1
                 if result.errors:
+                    first = not bad
                     bad[row.number] = result.errors
+                    if first:
+                        self._queue.put(self._REJECTED)
                     lines = []
                 elif not bad:
                     if result.number in seen:

@@ -131,4 +131,4 @@ def test_a_stale_registry_is_analyzed_before_the_import(inst_alice, tmp_path, mo
     with CaptureQueriesContext(connection) as stale:
         assert run(inst_alice, path).status == ImportStatus.DONE
     analyzed = [q["sql"] for q in stale.captured_queries if q["sql"].startswith("ANALYZE")]
-    assert analyzed == ["ANALYZE registry_registerednumber"]
+    assert analyzed == ["ANALYZE (SKIP_LOCKED) registry_registerednumber"]
