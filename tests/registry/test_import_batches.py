@@ -132,3 +132,20 @@ def test_a_stale_registry_is_analyzed_before_the_import(inst_alice, tmp_path, mo
         assert run(inst_alice, path).status == ImportStatus.DONE
     analyzed = [q["sql"] for q in stale.captured_queries if q["sql"].startswith("ANALYZE")]
     assert analyzed == ["ANALYZE (SKIP_LOCKED) registry_registerednumber"]
+
+
+def test_an_imported_numbers_page_names_its_uploader_and_its_import(
+    client_for, org_alice, inst_alice, tmp_path
+):
+    """The registry keeps who registered a number (登记人) for imported rows too: the
+    uploader of the job, whichever batch the row was merged in."""
+    from tests.conftest import _user
+
+    operator = _user(org_alice, "otto", role="operator", first_name="王经办")
+    numbers = [f"1380013800{i}" for i in range(5)]
+    job = seed(operator, tmp_path, numbers)
+    row = active(org_alice)["13800138004"]  # merged in the third batch
+    assert (row.source_job_id, row.created_by) == (job.pk, operator)
+    body = client_for(inst_alice).get(f"/registry/numbers/{row.pk}/").content.decode()
+    assert "王经办" in body
+    assert f"导入：{job.original_name}" in body
