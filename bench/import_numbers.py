@@ -115,11 +115,13 @@ def child(kind: str, path: str, code: str) -> None:
     from registry import services
 
     institution = Organisation.objects.get(credit_code=code)
+    # A real upload's actor: the institution's 经办人 (so created_by is set as in production).
+    operator = institution.users.get(role="operator")
     started = time.perf_counter()
     if kind == "portal":
         with open(path, "rb") as fh:
             job, _ = services.import_job_create(
-                actor=None,
+                actor=operator,
                 institution=institution,
                 upload=File(fh, name=Path(path).name),
                 original_name=Path(path).name,
@@ -251,10 +253,13 @@ def main() -> None:
     }
     python = [sys.executable, "manage.py"]
     subprocess.run([*python, "migrate", "-v0", "--skip-checks"], env=env, check=True, cwd=ROOT)
-    setup = "from portal.accounts.services import organisation_create as c\n" + "".join(
-        f"c(actor=None, kind='institution', name='bench-{k}', credit_code='{v}', "
-        "licence_category='bank')\n"
-        for k, v in INSTITUTIONS.items()
+    setup = "from portal.accounts.services import organisation_create as c, user_create as u\n" + (
+        "".join(
+            f"o = c(actor=None, kind='institution', name='bench-{k}', credit_code='{v}', "
+            "licence_category='bank')[0]\n"
+            f"u(actor=None, organisation=o, username='bench-{k}', role='operator')\n"
+            for k, v in INSTITUTIONS.items()
+        )
     )
     subprocess.run([*python, "shell", "-c", setup], env=env, check=True, cwd=ROOT)
 

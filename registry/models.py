@@ -272,6 +272,10 @@ class RegisteredNumber(models.Model):
     fingerprint = models.CharField(max_length=24)
     status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.ACTIVE)
     end_reason = models.CharField("终止原因", max_length=200, blank=True)
+    # No database constraint on the job and the creator (on_delete=PROTECT still holds in the
+    # ORM): an import inserts up to a million rows whose job and creator are one value each,
+    # checked once by the import; a per-row foreign-key trigger would cost more than the
+    # insert. Job rows are never deleted (retention clears their files only).
     source_job = models.ForeignKey(
         ImportJob,
         verbose_name="来源导入",
@@ -280,6 +284,7 @@ class RegisteredNumber(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -289,6 +294,7 @@ class RegisteredNumber(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField("登记时间", default=timezone.now)
     closed_at = models.DateTimeField("终止/替换时间", null=True, blank=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -516,6 +516,12 @@ def _run(job: ImportJob) -> None:
     path = Path(job.file.path)
     fmt = inspect_upload(path, original_name=job.original_name, max_bytes=settings.UPLOAD_MAX_BYTES)
     ctx = register.Context.for_institution(job.institution, today=timezone.localdate())
+    if connection.vendor == "postgresql":
+        rows, bad = _run_pipelined(job, path, fmt, ctx)
+        if bad is None:
+            return
+        _reject(job, path, fmt, bad)
+        return
     bad: dict[int, list[tuple[str, str]]] = {}
     rows = 0
     with read_rows(path, fmt) as sheet, register.StagingWriter(job.pk) as writer:
@@ -551,25 +557,9 @@ def _run(job: ImportJob) -> None:
         raise ImportRejected("文件中没有数据行（表头下方为空）", code="no_rows")
     with transaction.atomic():
         merging.lock_merges()
-        claimed = (
-            ImportJob.objects.select_for_update()
-            .filter(pk=job.pk, status=ImportStatus.RUNNING, attempts=job.attempts)
-            .exists()
-        )
-        if not claimed:
-            raise ImportSuperseded(job.pk)
+        _claim(job)
         if not bad:
-            for row_no, number, first in merging.duplicate_rows(job.pk):
-                bad.setdefault(row_no, []).append(
-                    (register.NUMBER, f"号码 {number} 在文件中重复（与第 {first} 行相同）")
-                )
-            for row_no, number, other in merging.conflicting_rows(job.pk, job.institution_id):
-                bad.setdefault(row_no, []).append(
-                    (
-                        register.NUMBER,
-                        f"号码 {number} 已由“{other}”登记在用，同一号码不能由两家机构同时登记",
-                    )
-                )
+            _duplicates_and_conflicts(job, bad)
         if not bad:
             counts = merging.merge(
                 job_id=job.pk,
@@ -579,36 +569,166 @@ def _run(job: ImportJob) -> None:
                 today=timezone.localdate(),
             )
             merging.clear_staging(job.pk)
-            message = (
-                f"已导入 {rows} 行：新增 {counts.created}，变更 {counts.updated}，"
-                f"未变 {counts.unchanged}，终止 {counts.ended}"
-            )
-            _progress(
-                job,
-                status=ImportStatus.DONE,
-                created=counts.created,
-                updated=counts.updated,
-                unchanged=counts.unchanged,
-                ended=counts.ended,
-                message=message,
-                finished_at=timezone.now(),
-            )
-            audit.record(
-                "import.done",
-                actor=job.created_by,
-                organisation=job.institution,
-                obj=job,
-                summary={
-                    "rows": rows,
-                    "created": counts.created,
-                    "updated": counts.updated,
-                    "unchanged": counts.unchanged,
-                    "ended": counts.ended,
-                    "mode": job.mode,
-                },
-            )
+            _done(job, rows, counts)
             return
-    # Rejected: write the error workbook from a second read of the file (only the bad rows).
+    _reject(job, path, fmt, bad)
+
+
+def _duplicates_and_conflicts(
+    job: ImportJob, bad: dict, conflicts=None, *, duplicates: bool = True
+) -> None:
+    """Rows repeating a number of the file (``duplicates``: whether any may), then rows
+    whose number another institution has in use (``conflicts``: already found batch by
+    batch; else asked of the staging table)."""
+    for row_no, number, first in merging.duplicate_rows(job.pk) if duplicates else ():
+        bad.setdefault(row_no, []).append(
+            (register.NUMBER, f"号码 {number} 在文件中重复（与第 {first} 行相同）")
+        )
+    if conflicts is None:
+        conflicts = merging.conflicting_rows(job.pk, job.institution_id)
+    for row_no, number, other in conflicts:
+        bad.setdefault(row_no, []).append(
+            (
+                register.NUMBER,
+                f"号码 {number} 已由“{other}”登记在用，同一号码不能由两家机构同时登记",
+            )
+        )
+
+
+def _claim(job: ImportJob) -> None:
+    """Under the merge lock: only the attempt holding the newest attempt number merges."""
+    claimed = (
+        ImportJob.objects.select_for_update()
+        .filter(pk=job.pk, status=ImportStatus.RUNNING, attempts=job.attempts)
+        .exists()
+    )
+    if not claimed:
+        raise ImportSuperseded(job.pk)
+
+
+def _done(job: ImportJob, rows: int, counts: merging.MergeCounts) -> None:
+    """The end of the merge transaction: the job is done and says so, audited."""
+    message = (
+        f"已导入 {rows} 行：新增 {counts.created}，变更 {counts.updated}，"
+        f"未变 {counts.unchanged}，终止 {counts.ended}"
+    )
+    _progress(
+        job,
+        status=ImportStatus.DONE,
+        created=counts.created,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        ended=counts.ended,
+        message=message,
+        finished_at=timezone.now(),
+    )
+    audit.record(
+        "import.done",
+        actor=job.created_by,
+        organisation=job.institution,
+        obj=job,
+        summary={
+            "rows": rows,
+            "created": counts.created,
+            "updated": counts.updated,
+            "unchanged": counts.unchanged,
+            "ended": counts.ended,
+            "mode": job.mode,
+        },
+    )
+
+
+def _run_pipelined(job: ImportJob, path: Path, fmt, ctx) -> tuple[int, dict | None]:
+    """PostgreSQL: validate on a thread of its own while this thread merges the batches
+    already validated, all in the one transaction that also marks the job done. The merge
+    lock is held from the first batch on (an invalid row releases it at once: nothing will
+    be merged). Any row error (invalid, repeated, in use by another institution) rolls
+    everything back: ``(rows, bad)``; merged: ``(rows, None)``.
+    """
+    merging.analyze_staging()  # statistics of the tables this import reads
+    replace = job.mode == ImportMode.REPLACE
+    today = timezone.localdate()
+    with read_rows(path, fmt) as sheet, register.StagingWriter(job.pk) as writer:
+        header = find_header(
+            sheet,
+            required=register.REQUIRED,
+            synonyms=register.SYNONYMS,
+            optional=register.OPTIONAL,
+        )
+        warnings = sheet.warnings + header.warnings
+        total = getattr(sheet, "total_rows", None) or _count_rows(path, fmt)
+        _progress(job, rows_total=max(total - header.row_number, 0), warnings=warnings)
+        feed = register.ValidatingFeed(
+            header.data_rows,
+            header.columns,
+            ctx,
+            writer,
+            progress=lambda rows: _progress(job, rows_done=rows),
+            progress_every=PROGRESS_EVERY,
+        )
+        counts = merging.MergeCounts()
+        conflicts: list[tuple[int, str, str]] = []
+        with feed, transaction.atomic():
+            merging.lock_merges()
+            merging.begin_batches()
+            # An institution's first register: every row is new (checked under the lock).
+            first_register = not merging.has_active_numbers(job.institution_id)
+            for batch in feed:
+                merging.stage_batch(batch.data)
+                conflicts += merging.conflicting_rows(
+                    job.pk, job.institution_id, source=merging.BATCH
+                )
+                if batch.mergeable and not conflicts:
+                    step = merging.merge(
+                        job_id=job.pk,
+                        institution_id=job.institution_id,
+                        replace=False,
+                        actor_id=job.created_by_id,
+                        today=today,
+                        source=merging.BATCH,
+                        staged=batch.size,
+                        all_new=first_register,
+                    )
+                    counts.created += step.created
+                    counts.updated += step.updated
+                    counts.unchanged += step.unchanged
+            if feed.rejected:
+                # An invalid row: nothing is merged. Leave the transaction (and the merge
+                # lock) now; the rest of the file is validated below, for the error report.
+                transaction.set_rollback(True)
+            else:
+                feed.finish()
+                merging.end_batches()
+                writer.finish()
+                rows, bad = feed.rows, feed.bad
+                if rows:
+                    _claim(job)
+                if rows and not bad and (feed.duplicates or conflicts):
+                    _duplicates_and_conflicts(job, bad, conflicts, duplicates=feed.duplicates)
+                if rows and not bad:
+                    if replace:
+                        counts.ended = merging.end_absent_numbers(
+                            job_id=job.pk, institution_id=job.institution_id, today=today
+                        )
+                    merging.clear_staging(job.pk)
+                    _progress(job, rows_done=rows, rows_total=rows)
+                    _done(job, rows, counts)
+                    return rows, None
+                transaction.set_rollback(True)
+        rows, bad = feed.rows, feed.bad
+        if feed.rejected:
+            with transaction.atomic():  # a later attempt took over: it reports, not this one
+                merging.lock_merges()
+                _claim(job)
+    _progress(job, rows_done=rows, rows_total=rows)
+    if rows == 0:
+        raise ImportRejected("文件中没有数据行（表头下方为空）", code="no_rows")
+    return rows, bad
+
+
+def _reject(job: ImportJob, path: Path, fmt, bad: dict) -> None:
+    """Rejected: write the error workbook from a second read of the file (only the bad
+    rows) and raise."""
     report_name = f"{Path(job.original_name).stem}-错误报告.xlsx"
     tmp = Path(settings.MEDIA_ROOT) / "tmp" / f"errors-{job.pk}.xlsx"
     tmp.parent.mkdir(parents=True, exist_ok=True)

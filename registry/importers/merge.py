@@ -1,7 +1,8 @@
 """Set-based checks and the merge of one staged import into the registry (one transaction).
 
-Every statement works on the whole staged set at once (style.md: set-based), in SQL that
-PostgreSQL and SQLite (3.33+) both run.
+Every statement works on a whole set at once (style.md: set-based), in SQL that PostgreSQL
+and SQLite (3.33+) both run: on SQLite the whole staged file; on PostgreSQL one batch at a
+time (a temporary table, see begin_batches), merged while the next batch is validated.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ MERGE_LOCK_KEY = 727_002
 
 # The staged values that become a registered number (all staging columns but job and row).
 NUMBER_COLUMNS = STAGING_COLUMNS[2:]
+STAGING = "registry_numberstaging"
+# One batch of the import being merged (PostgreSQL pipeline; a temporary table).
+BATCH = "registry_import_batch"
 
 
 @dataclass
@@ -31,12 +35,38 @@ class MergeCounts:
     ended: int = 0
 
 
+# The registry counts as stale for the planner when this many rows changed since its last
+# ANALYZE, plus a tenth of its rows (autovacuum's rule, which it applies only a minute or
+# more later, while the next import may start at once).
+ANALYZE_MIN_CHANGES = 10_000
+
+
 def analyze_staging() -> None:
-    """Fresh planner statistics: without them PostgreSQL takes the just-filled staging
-    table for empty and picks nested loops over a million rows."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE registry_numberstaging")
+    """Fresh planner statistics before an import (PostgreSQL): the registry's, when much
+    of it changed since its last ANALYZE (right after a bulk merge autovacuum has not run
+    yet; a never-analyzed registry is taken for tiny and plans over it go wrong: lists,
+    exports, conflict checks). The staging table needs none here: the pipeline merges batch
+    by batch with index probes whatever the statistics say, and analyzes staging itself
+    before its one whole-file statement (end_absent_numbers); the sequential path (reading
+    staging whole) runs on SQLite."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.n_mod_since_analyze, c.reltuples
+            FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+            WHERE s.relid IN ('registry_registerednumber'::regclass)
+            """
+        )
+        row = cursor.fetchone()
+        if row is not None and statistics_stale(*row):
+            cursor.execute("ANALYZE (SKIP_LOCKED) registry_registerednumber")
+
+
+def statistics_stale(changed: int, tuples: float) -> bool:
+    """Rows changed since the last ANALYZE vs the rows it counted (-1: never analyzed)."""
+    return changed >= ANALYZE_MIN_CHANGES + 0.1 * max(tuples, 0)
 
 
 def lock_merges() -> None:
@@ -62,57 +92,109 @@ def duplicate_rows(job_id: int) -> list[tuple[int, str, int]]:
         return list(cursor.fetchall())
 
 
-def conflicting_rows(job_id: int, institution_id: int) -> list[tuple[int, str, str]]:
+def conflicting_rows(
+    job_id: int, institution_id: int, *, source: str = STAGING
+) -> list[tuple[int, str, str]]:
     """(row_no, number, other institution) where another institution has it active."""
-    sql = """
+    if source == BATCH:
+        # One index probe per batch row (OFFSET 0 keeps the lateral subquery a subquery),
+        # whatever the registry's statistics say.
+        join = """CROSS JOIN LATERAL (
+            SELECT r.institution_id FROM registry_registerednumber r
+            WHERE r.number = s.number AND r.status = %s AND r.institution_id <> %s
+            OFFSET 0) r"""
+    else:
+        join = """JOIN registry_registerednumber r
+          ON r.number = s.number AND r.status = %s AND r.institution_id <> %s"""
+    sql = f"""
         SELECT s.row_no, s.number, o.name
-        FROM registry_numberstaging s
-        JOIN registry_registerednumber r
-          ON r.number = s.number AND r.status = %s AND r.institution_id <> %s
+        FROM {source} s
+        {join}
         JOIN portal_organisation o ON o.id = r.institution_id
         WHERE s.job_id = %s
         ORDER BY s.row_no
-    """
+    """  # noqa: S608 - the source is a constant
     with connection.cursor() as cursor:
         cursor.execute(sql, [Status.ACTIVE, institution_id, job_id])
         return list(cursor.fetchall())
 
 
 def merge(
-    *, job_id: int, institution_id: int, replace: bool, actor_id: int | None, today: dt.date
+    *,
+    job_id: int,
+    institution_id: int,
+    replace: bool,
+    actor_id: int | None,
+    today: dt.date,
+    source: str = STAGING,
+    staged: int | None = None,
+    all_new: bool = False,
 ) -> MergeCounts:
     """Merge staged rows into the institution's register. Run inside ``atomic()``.
 
     Changed numbers: the active row becomes history (superseded) and a new active row is
     inserted. New numbers: inserted. Same fingerprint: untouched. ``replace``: active
     numbers absent from the file are ended with today's date (forms.md §1), never deleted.
+    ``source``: the staging table, or the batch table of the PostgreSQL pipeline (which
+    merges batch by batch and ends the absent numbers once, at the end); ``staged``: the
+    number of rows in ``source`` when the caller knows it; ``all_new``: the caller knows
+    that none of them is active in the institution (its register was empty when the
+    import took the merge lock, and the file repeats no number), so every row is inserted
+    without looking.
     """
     now = timezone.now()
     counts = MergeCounts()
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE registry_registerednumber SET status = %s, closed_at = %s
-            WHERE institution_id = %s AND status = %s AND EXISTS (
-                SELECT 1 FROM registry_numberstaging s
-                WHERE s.job_id = %s AND s.number = registry_registerednumber.number
-                  AND s.fingerprint <> registry_registerednumber.fingerprint)
-            """,
-            [Status.SUPERSEDED, now, institution_id, Status.ACTIVE, job_id],
-        )
-        counts.updated = cursor.rowcount
+        if all_new:
+            pass
+        elif source == BATCH:
+            # Driven by the batch (the temporary table holds this job's batch only): one
+            # index probe per batch row, whatever the registry's statistics say.
+            cursor.execute(
+                f"""
+                UPDATE registry_registerednumber SET status = %s, closed_at = %s
+                WHERE id = ANY(ARRAY(
+                    SELECT c.id FROM {BATCH} s CROSS JOIN LATERAL (
+                        SELECT r.id FROM registry_registerednumber r
+                        WHERE r.institution_id = %s AND r.status = %s
+                          AND r.number = s.number AND r.fingerprint <> s.fingerprint
+                        OFFSET 0) c
+                    WHERE s.job_id = %s))
+                """,  # noqa: S608 - the source is a constant
+                [Status.SUPERSEDED, now, institution_id, Status.ACTIVE, job_id],
+            )
+        else:
+            cursor.execute(
+                f"""
+                UPDATE registry_registerednumber SET status = %s, closed_at = %s
+                WHERE institution_id = %s AND status = %s AND EXISTS (
+                    SELECT 1 FROM {source} s
+                    WHERE s.job_id = %s AND s.number = registry_registerednumber.number
+                      AND s.fingerprint <> registry_registerednumber.fingerprint)
+                """,  # noqa: S608 - the source is a constant
+                [Status.SUPERSEDED, now, institution_id, Status.ACTIVE, job_id],
+            )
+        counts.updated = 0 if all_new else cursor.rowcount
         columns = ", ".join(NUMBER_COLUMNS)
         selected = ", ".join(f"s.{c}" for c in NUMBER_COLUMNS)
+        # OFFSET 0: a subplan probing the index once per batch row, never a join that
+        # scans the institution's rows per batch (as stale statistics may make it plan).
+        probe = " OFFSET 0" if source == BATCH else ""
+        where = (
+            ""
+            if all_new
+            else f"""AND NOT EXISTS (
+                SELECT 1 FROM registry_registerednumber r
+                WHERE r.institution_id = %s AND r.status = %s AND r.number = s.number{probe})"""  # noqa: S608
+        )
         cursor.execute(
             f"""
             INSERT INTO registry_registerednumber
                 (institution_id, {columns}, status, end_reason, source_job_id,
                  created_by_id, created_at)
             SELECT %s, {selected}, %s, '', %s, %s, %s
-            FROM registry_numberstaging s
-            WHERE s.job_id = %s AND NOT EXISTS (
-                SELECT 1 FROM registry_registerednumber r
-                WHERE r.institution_id = %s AND r.status = %s AND r.number = s.number)
+            FROM {source} s
+            WHERE s.job_id = %s {where}
             """,  # noqa: S608 - column names are constants
             [
                 institution_id,
@@ -121,43 +203,112 @@ def merge(
                 actor_id,
                 now,
                 job_id,
-                institution_id,
-                Status.ACTIVE,
+                *([] if all_new else [institution_id, Status.ACTIVE]),
             ],
         )
         inserted = cursor.rowcount
         counts.created = inserted - counts.updated
-        cursor.execute("SELECT COUNT(*) FROM registry_numberstaging WHERE job_id = %s", [job_id])
-        counts.unchanged = cursor.fetchone()[0] - inserted
+        if staged is None:
+            cursor.execute(f"SELECT COUNT(*) FROM {source} WHERE job_id = %s", [job_id])  # noqa: S608
+            staged = cursor.fetchone()[0]
+        counts.unchanged = staged - inserted
         if replace:
-            cursor.execute(
-                """
-                UPDATE registry_registerednumber
-                SET status = %s, closed_at = %s, end_reason = %s,
-                    valid_to = CASE
-                        WHEN valid_from > %s THEN valid_from
-                        WHEN valid_to IS NULL OR valid_to > %s THEN %s
-                        ELSE valid_to END
-                WHERE institution_id = %s AND status = %s AND NOT EXISTS (
-                    SELECT 1 FROM registry_numberstaging s
-                    WHERE s.job_id = %s AND s.number = registry_registerednumber.number)
-                """,
-                [
-                    Status.ENDED,
-                    now,
-                    "替换导入时文件中未包含",
-                    today,
-                    today,
-                    today,
-                    institution_id,
-                    Status.ACTIVE,
-                    job_id,
-                ],
+            counts.ended = end_absent(
+                cursor, job_id=job_id, institution_id=institution_id, today=today, now=now
             )
-            counts.ended = cursor.rowcount
     return counts
+
+
+def end_absent(cursor, *, job_id: int, institution_id: int, today: dt.date, now) -> int:
+    """Replace mode: end the institution's active numbers absent from the staged file."""
+    cursor.execute(
+        """
+        UPDATE registry_registerednumber
+        SET status = %s, closed_at = %s, end_reason = %s,
+            valid_to = CASE
+                WHEN valid_from > %s THEN valid_from
+                WHEN valid_to IS NULL OR valid_to > %s THEN %s
+                ELSE valid_to END
+        WHERE institution_id = %s AND status = %s AND NOT EXISTS (
+            SELECT 1 FROM registry_numberstaging s
+            WHERE s.job_id = %s AND s.number = registry_registerednumber.number)
+        """,
+        [
+            Status.ENDED,
+            now,
+            "替换导入时文件中未包含",
+            today,
+            today,
+            today,
+            institution_id,
+            Status.ACTIVE,
+            job_id,
+        ],
+    )
+    return cursor.rowcount
 
 
 def clear_staging(job_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM registry_numberstaging WHERE job_id = %s", [job_id])
+
+
+# --- the PostgreSQL pipeline: merge batch by batch while the next batch is validated ------
+
+
+def begin_batches() -> None:
+    """Inside the merge transaction: a temporary table for one batch at a time, and the
+    settings of short set statements against a large registry: no JIT (compiling costs more
+    than the statement), index probes per batch row instead of hashing the registry (right
+    whatever the registry's statistics say), foreign keys checked per statement (while the
+    next batch is validated) instead of all at COMMIT."""
+    columns = ", ".join(STAGING_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{BATCH}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {BATCH} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {columns} FROM {STAGING} WITH NO DATA"
+        )
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def has_active_numbers(institution_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM registry_registerednumber"
+            " WHERE institution_id = %s AND status = %s)",
+            [institution_id, Status.ACTIVE],
+        )
+        return cursor.fetchone()[0]
+
+
+def stage_batch(data: bytes) -> None:
+    """Replace the batch table's rows by ``data`` (COPY text, staging column order)."""
+    columns = ", ".join(STAGING_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {BATCH}")
+        with cursor.cursor.copy(f"COPY {BATCH} ({columns}) FROM STDIN") as copy:  # noqa: S608
+            copy.write(data)
+
+
+def end_batches() -> None:
+    """Back to the defaults for the rest of the transaction (whole-file statements)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{BATCH}")
+        cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
+        cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def end_absent_numbers(*, job_id: int, institution_id: int, today: dt.date) -> int:
+    """Replace mode of the pipeline, once the whole file is staged."""
+    analyze = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if analyze:
+            cursor.execute(f"ANALYZE {STAGING}")
+        return end_absent(
+            cursor, job_id=job_id, institution_id=institution_id, today=today, now=timezone.now()
+        )

@@ -5,12 +5,17 @@ normalise every row -> write valid rows to the staging table (COPY on PostgreSQL
 inserts on SQLite) -> inside one transaction, under a lock: duplicates within the file and
 conflicts with other institutions' active numbers, then the merge. Any error: the registry
 is untouched and the user gets an error workbook naming every bad row.
+
+On PostgreSQL the steps overlap (ValidatingFeed): rows are validated on a thread of their
+own while the merge transaction, already holding the lock, checks and merges the batches
+validated so far (services._run_pipelined).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import queue
+import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -387,7 +392,8 @@ class StagingWriter:
             self._thread.join()
             self._thread = None
         if exc_type is None and self._error is not None:
-            raise self._error
+            error, self._error = self._error, None
+            raise error
 
     def add(self, row_no: int, values: tuple, copy_tail: str = "") -> None:
         if self.threaded and copy_tail:
@@ -409,13 +415,29 @@ class StagingWriter:
         else:
             _write_batch(connection, rows)
 
+    def put(self, item: bytes | Callable[[], object], rows: int = 0) -> None:
+        """Threaded only: hand the writer a batch already in COPY text (``rows`` rows), or
+        a callable to run on the writer's connection (progress updates, in autocommit)."""
+        if self._error is not None:
+            raise self._error
+        self.written += rows
+        self._queue.put(item)
+
+    def finish(self) -> None:
+        """Write what is buffered and wait until every batch is in the staging table."""
+        self.__exit__(None, None, None)
+
     def _drain(self) -> None:
         from django.db import connections
 
         conn = connections["default"]  # this thread's own connection
         try:
             while (rows := self._queue.get()) is not None:
-                if self._error is None:
+                if self._error is not None:
+                    continue
+                if callable(rows):
+                    rows()
+                else:
                     _write_batch(conn, rows)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self._error = exc
@@ -449,16 +471,162 @@ def copy_text(rows: list) -> bytes:
     ).encode()
 
 
-def _write_batch(conn, rows: list[tuple]) -> None:
+def _write_batch(conn, rows: list[tuple] | bytes) -> None:
     columns = ", ".join(STAGING_COLUMNS)
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
             sql = f"COPY registry_numberstaging ({columns}) FROM STDIN"  # noqa: S608
             with cursor.cursor.copy(sql) as copy:
-                copy.write(copy_text(rows))
+                copy.write(rows if type(rows) is bytes else copy_text(rows))
         else:
             marks = ", ".join(["%s"] * len(STAGING_COLUMNS))
             cursor.executemany(
                 f"INSERT INTO registry_numberstaging ({columns}) VALUES ({marks})",  # noqa: S608
                 rows,
             )
+
+
+# --- validation on a thread of its own (PostgreSQL pipeline) ---------------------------
+
+
+@dataclass
+class Batch:
+    data: bytes  # the rows in COPY text, staging column order
+    size: int
+    mergeable: bool  # no number of the file seen twice so far
+
+
+class ValidatingFeed:
+    """Validates the data rows on a thread of its own and yields batches of valid rows (to
+    the thread that owns the merge transaction), handing each batch to the staging writer
+    too. While Python validates batch k+1 the database merges batch k (psycopg releases the
+    GIL while it waits on the server).
+
+    After ``finish()``: ``rows`` (data rows read), ``bad`` (row number -> errors; at the
+    first one the iteration ends, the import will be rejected: the consumer can leave its
+    transaction while the rest of the file is validated) and ``duplicates`` (a
+    number seen twice: batches from the one holding the repeat on are not ``mergeable``;
+    which rows repeat which is asked of the staging table, see merge.duplicate_rows).
+    """
+
+    batch_size = 5000
+    _DONE = object()
+    _REJECTED = object()  # the first invalid row: no further batch
+
+    def __init__(
+        self,
+        data_rows,
+        columns: dict[str, int],
+        ctx: Context,
+        writer: StagingWriter,
+        *,
+        progress: Callable[[int], None],
+        progress_every: int,
+    ) -> None:
+        self.data_rows = data_rows
+        self.columns = columns
+        self.ctx = ctx
+        self.writer = writer
+        self.progress = progress
+        self.progress_every = progress_every
+        self.rows = 0
+        self.bad: dict[int, list[tuple[str, str]]] = {}
+        self.duplicates = False
+        self._queue: queue.Queue = queue.Queue(maxsize=3)
+        self.rejected = False  # the iteration ended at an invalid row
+        self._stop = False
+        self._finished = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    # While the feed runs, the interpreter switches threads every 0.2 ms instead of 5 ms:
+    # the consumer returns from each database round trip needing the GIL, which the
+    # validating thread would otherwise hold for up to a whole interval each time.
+    switch_interval = 0.0002
+
+    def __enter__(self) -> ValidatingFeed:
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, self.switch_interval))
+        self._thread = threading.Thread(target=self._validate, name="validate", daemon=True)
+        self._thread.start()
+        return self
+
+    def __iter__(self) -> Iterator[Batch]:
+        """The batches; ends early, at the first invalid row (see ``finish``)."""
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                self._finished = True
+                return
+            if item is self._REJECTED:
+                self.rejected = True
+                return
+            yield item
+
+    def finish(self) -> None:
+        """Wait until every row is validated (after an early end: the rest of the file, for
+        the error report); re-raise a failure of the validating thread."""
+        while not self._finished:
+            self._finished = self._queue.get() is self._DONE
+        self._join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:  # the consumer failed: stop the thread, unblock it
+            self._stop = True
+            self._error = None
+        self.finish()
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            sys.setswitchinterval(self._interval)
+
+    def _validate(self) -> None:
+        columns, ctx, bad, job_id = self.columns, self.ctx, self.bad, self.writer.job_id
+        seen: set[str] = set()
+        lines: list[str] = []
+        try:
+            for row in self.data_rows:
+                if self._stop:
+                    break
+                cells = row.cells
+                n = len(cells)
+
+                def get(name, cells=cells, n=n):
+                    index = columns.get(name)
+                    return cells[index] if index is not None and index < n else ""
+
+                result = validate_row(get, ctx)
+                self.rows += 1
+                if result.errors:
+                    first = not bad
+                    bad[row.number] = result.errors
+                    if first:
+                        self._queue.put(self._REJECTED)
+                    lines = []
+                elif not bad:
+                    if result.number in seen:
+                        self.duplicates = True
+                    else:
+                        seen.add(result.number)
+                    lines.append(f"{job_id}\t{row.number}\t{result.copy_tail}\n")
+                    if len(lines) >= self.batch_size:
+                        self._emit(lines)
+                        lines = []
+                if self.rows % self.progress_every == 0:
+                    self.writer.put(lambda rows=self.rows: self.progress(rows))
+            if lines and not bad and not self._stop:
+                self._emit(lines)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            self._error = exc
+        finally:
+            self._queue.put(self._DONE)
+
+    def _emit(self, lines: list[str]) -> None:
+        data = "".join(lines).encode()
+        self.writer.put(data, len(lines))
+        self._queue.put(Batch(data, len(lines), not self.duplicates))
