@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0003_number_indexes"),
+        ("registry", "0004_import_job_purged"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
