@@ -27,7 +27,7 @@ from .importers import merge as merging
 from .importers import register
 from .importers.files import FileFormat, FileRejected, inspect_upload
 from .importers.files import _mb as size_text
-from .importers.reader import find_header, read_rows
+from .importers.reader import read_rows
 from .models import (
     ImportJob,
     ImportMode,
@@ -512,6 +512,18 @@ def _count_rows(path: Path, fmt: FileFormat) -> int:
     return 0
 
 
+def _start(job: ImportJob, sheet, path: Path, fmt: FileFormat):
+    """Find the header row; the job learns its row total and the reader's warnings."""
+    header = register.find_register_header(sheet)
+    total = getattr(sheet, "total_rows", None) or _count_rows(path, fmt)
+    _progress(
+        job,
+        rows_total=max(total - header.row_number, 0),
+        warnings=sheet.warnings + header.warnings,
+    )
+    return header
+
+
 def _run(job: ImportJob) -> None:
     path = Path(job.file.path)
     fmt = inspect_upload(path, original_name=job.original_name, max_bytes=settings.UPLOAD_MAX_BYTES)
@@ -525,25 +537,10 @@ def _run(job: ImportJob) -> None:
     bad: dict[int, list[tuple[str, str]]] = {}
     rows = 0
     with read_rows(path, fmt) as sheet, register.StagingWriter(job.pk) as writer:
-        header = find_header(
-            sheet,
-            required=register.REQUIRED,
-            synonyms=register.SYNONYMS,
-            optional=register.OPTIONAL,
-        )
-        warnings = sheet.warnings + header.warnings
-        total = getattr(sheet, "total_rows", None) or _count_rows(path, fmt)
-        _progress(job, rows_total=max(total - header.row_number, 0), warnings=warnings)
+        header = _start(job, sheet, path, fmt)
         columns = header.columns
         for row in header.data_rows:
-            cells = row.cells
-            n = len(cells)
-
-            def get(name, cells=cells, n=n):
-                index = columns.get(name)
-                return cells[index] if index is not None and index < n else ""
-
-            result = register.validate_row(get, ctx)
+            result = register.validate_cells(row.cells, columns, ctx)
             rows += 1
             if result.errors:
                 bad[row.number] = result.errors
@@ -649,15 +646,7 @@ def _run_pipelined(job: ImportJob, path: Path, fmt, ctx) -> tuple[int, dict | No
     replace = job.mode == ImportMode.REPLACE
     today = timezone.localdate()
     with read_rows(path, fmt) as sheet, register.StagingWriter(job.pk) as writer:
-        header = find_header(
-            sheet,
-            required=register.REQUIRED,
-            synonyms=register.SYNONYMS,
-            optional=register.OPTIONAL,
-        )
-        warnings = sheet.warnings + header.warnings
-        total = getattr(sheet, "total_rows", None) or _count_rows(path, fmt)
-        _progress(job, rows_total=max(total - header.row_number, 0), warnings=warnings)
+        header = _start(job, sheet, path, fmt)
         feed = register.ValidatingFeed(
             header.data_rows,
             header.columns,
@@ -733,12 +722,7 @@ def _reject(job: ImportJob, path: Path, fmt, bad: dict) -> None:
     tmp = Path(settings.MEDIA_ROOT) / "tmp" / f"errors-{job.pk}.xlsx"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     with read_rows(path, fmt) as sheet:
-        header = find_header(
-            sheet,
-            required=register.REQUIRED,
-            synonyms=register.SYNONYMS,
-            optional=register.OPTIONAL,
-        )
+        header = register.find_register_header(sheet)
         error_report.write_error_workbook(
             tmp,
             headers=header.headers,

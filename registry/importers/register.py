@@ -28,7 +28,7 @@ from portal.creditcode import CreditCodeError, validate_credit_code
 
 from .. import numbers
 from ..models import PURPOSE_BY_LABEL, Partner, Purpose, UserType, fingerprint, purpose_covers
-from .reader import parse_date
+from .reader import find_header, parse_date
 
 NUMBER = "号码"
 KIND = "号码类型"
@@ -164,6 +164,22 @@ def _date(cells: Callable[[str], str], column: str, errors: list, *, required: b
 
 ATTRIBUTE_COLUMNS = (PURPOSE, USER, USER_CODE, DOCUMENT, CARRIER, VALID_FROM, VALID_TO, REMARK)
 _CACHE_LIMIT = 200_000
+
+
+def find_register_header(sheet):
+    """The header row of a 号码登记表 (forms.md §1: synonyms, title rows above it)."""
+    return find_header(sheet, required=REQUIRED, synonyms=SYNONYMS, optional=OPTIONAL)
+
+
+def validate_cells(cells: list[str], columns: dict[str, int], ctx: Context) -> RowResult:
+    """``validate_row`` for one sheet row: ``columns`` maps canonical columns to indexes."""
+    n = len(cells)
+
+    def get(name: str) -> str:
+        index = columns.get(name)
+        return cells[index] if index is not None and index < n else ""
+
+    return validate_row(get, ctx)
 
 
 def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
@@ -593,14 +609,7 @@ class ValidatingFeed:
             for row in self.data_rows:
                 if self._stop:
                     break
-                cells = row.cells
-                n = len(cells)
-
-                def get(name, cells=cells, n=n):
-                    index = columns.get(name)
-                    return cells[index] if index is not None and index < n else ""
-
-                result = validate_row(get, ctx)
+                result = validate_cells(row.cells, columns, ctx)
                 self.rows += 1
                 if result.errors:
                     first = not bad
