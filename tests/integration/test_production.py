@@ -334,7 +334,9 @@ def test_gunicorn_serves_the_site_with_whitenoise_health_and_json_logs(prod_env,
         assert status == 200
         assert "immutable" in headers.get("Cache-Control", "")
 
-        status, headers, _ = _get(f"{base}/no-such-page/", {**https, "X-Request-ID": "it-4242"})
+        status, headers, _ = _get(
+            f"{base}/no-such-page/?q=13800138000", {**https, "X-Request-ID": "it-4242"}
+        )
         assert status == 404 and headers["X-Request-ID"] == "it-4242"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -344,3 +346,4 @@ def test_gunicorn_serves_the_site_with_whitenoise_health_and_json_logs(prod_env,
     records = [json.loads(line) for line in lines]  # every line is JSON
     tagged = [r for r in records if r["request_id"] == "it-4242"]
     assert {r["logger"] for r in tagged} == {"django.request", "gunicorn.access"}, lines
+    assert "13800138000" not in log.read_text()  # a searched number is not logged
