@@ -61,12 +61,12 @@ def _uses_db(request) -> tuple[bool, bool]:
 
 
 @pytest.fixture(autouse=True)
-def _sqlite_audit_triggers(request):
-    """SQLite flushes transactional tests' data with DELETE, which the audit trail's
-    insert-only trigger refuses. Such tests drop the trigger just before the flush (this
-    fixture is torn down first because it depends on ``transactional_db``); every test
-    puts it back, so the trigger is always there while a test runs. PostgreSQL flushes
-    with TRUNCATE, which row triggers do not see."""
+def _audit_triggers(request):
+    """Transactional tests end with a flush that empties every table: DELETE on SQLite,
+    TRUNCATE on PostgreSQL, both of which the audit trail's triggers refuse. Such tests
+    drop the refusing trigger just before the flush (this fixture is torn down first
+    because it depends on ``transactional_db``); every test puts it back, so the triggers
+    are always there while a test runs."""
     uses_db, transactional = _uses_db(request)
     if not uses_db:
         yield
@@ -74,16 +74,19 @@ def _sqlite_audit_triggers(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     if transactional:
         _ensure_calendar()  # the previous transactional test's flush emptied the tables
-    sqlite = connection.vendor == "sqlite"
-    migration = importlib.import_module("portal.migrations.0002_audit_insert_only")
-    if sqlite:
-        with connection.cursor() as cursor:
-            for sql in migration.SQLITE:
-                cursor.execute(sql)
+    if connection.vendor == "sqlite":
+        migration = importlib.import_module("portal.migrations.0002_audit_insert_only")
+        create, drop = migration.SQLITE, migration.SQLITE_REVERSE
+    else:
+        migration = importlib.import_module("portal.migrations.0004_audit_no_truncate")
+        create, drop = [migration.CREATE], [migration.DROP]
+    with connection.cursor() as cursor:
+        for sql in create:
+            cursor.execute(sql)
     yield
-    if sqlite and transactional:
+    if transactional:
         with connection.cursor() as cursor:
-            for sql in migration.SQLITE_REVERSE:
+            for sql in drop:
                 cursor.execute(sql)
 
 

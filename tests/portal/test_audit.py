@@ -154,6 +154,19 @@ def test_no_session_setting_lets_a_delete_through():
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
+def test_database_refuses_truncate():
+    """Nobody can delete the audit trail (issue 3 §5): not even in one TRUNCATE, which
+    PostgreSQL's row triggers do not see (a statement trigger refuses it)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE; its DELETE is refused")
+    three_events()
+    before = AuditEvent.objects.count()
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE portal_auditevent")
+    assert AuditEvent.objects.count() == before > 0
+    assert audit.verify_chain().ok
+
+
 def test_record_outside_a_transaction_is_refused(monkeypatch):
     """House style: the audit row is written inside the service's own transaction. pytest's
     ``db`` wraps every test in one, and a transactional test would flush the session-wide
