@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
+from django.urls import reverse
 
 from portal import audit
 from portal.models import AuditEvent
@@ -237,3 +238,20 @@ def test_retention_setting_defaults_to_731_and_refuses_under_two_years():
         retention_days("729")
     with pytest.raises(ImproperlyConfigured, match="整数"):
         retention_days("two years")
+
+
+def test_a_purged_job_page_says_its_files_went_and_the_report_link_is_gone(
+    jobs, client, time_machine
+):
+    """The history stays readable after the purge: the job's page keeps its result and says
+    when and why its files went; the error report is no longer offered (a 404, not a 500)."""
+    time_machine.move_to(dt.datetime.combine(PURGE_DAY, dt.time(3, 0), tzinfo=SHANGHAI))
+    retention.imports_purge_expired()
+    rejected = jobs["old_rejected"]
+    client.force_login(rejected.created_by)
+    page = client.get(reverse("registry_import_detail", args=[rejected.pk])).content.decode()
+    assert 'data-testid="purged"' in page and "按保存期限清理" in page
+    assert 'data-testid="error-report"' not in page
+    assert rejected.message in page
+    report = client.get(reverse("registry_import_errors", args=[rejected.pk]))
+    assert report.status_code == 404
