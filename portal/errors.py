@@ -23,3 +23,10 @@ class NotPermitted(PortalError):
 class Conflict(PortalError):
     code = "conflict"
     status = 409
+
+
+def joined(messages) -> str:
+    """Several Chinese sentences as one: ``密码太短。`` + ``密码太常见。`` ->
+    ``密码太短；密码太常见。`` (not ``。；``)."""
+    parts = [str(m).strip().rstrip("。") for m in messages if str(m).strip()]
+    return "；".join(parts) + "。" if parts else ""

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import audit
 from ..creditcode import CreditCodeError, validate_credit_code
-from ..errors import NotPermitted, PortalError
+from ..errors import NotPermitted, PortalError, joined
 from ..models import (
     LICENCE_AUTHORITY,
     LicenceCategory,
@@ -146,16 +146,15 @@ def user_create(
     email: str = "",
     full_name: str = "",
     password: str | None = None,
-    require_same_role: bool = False,
 ) -> tuple[User, str | None, bool]:
     """Invite a user into an organisation (regulators create any first admin; an
     organisation's admin invites its own colleagues).
 
     Returns ``(user, one_time_password or None, created)``. Without a password a one-time
-    password is generated; either way the user must change it at first login. An existing
-    username in the same organisation is returned unchanged (password untouched); with
-    ``require_same_role`` (the ``create_user`` command, where the same arguments must mean
-    the same account) one holding another role is refused instead.
+    password is generated; either way the user must change it at first login. The same
+    username in the same organisation with the same role is returned unchanged (password
+    untouched: inviting twice is harmless); with another role it is refused, naming the
+    role it has (a role is changed on the user's page, audited as such).
     """
     if not _can_manage_users(actor, organisation):
         raise NotPermitted("只有本单位管理员或通信管理局管理员可以添加用户")
@@ -173,7 +172,7 @@ def user_create(
                 raise PortalError(
                     f"用户名“{username}”已被其他单位使用", code="username_taken", field="username"
                 )
-            if require_same_role and existing.role != role:
+            if existing.role != role:
                 raise PortalError(
                     f"用户名“{existing.username}”已存在，角色为“{existing.get_role_display()}”，"
                     f"不是“{Role(role).label}”；如需改变角色，请在“用户”页面修改",
@@ -196,9 +195,7 @@ def user_create(
             try:
                 validate_password(password, user)
             except ValidationError as exc:
-                raise PortalError(
-                    "；".join(exc.messages), code="password", field="password"
-                ) from exc
+                raise PortalError(joined(exc.messages), code="password", field="password") from exc
         user.set_password(password)
         user.save()
         audit.record(

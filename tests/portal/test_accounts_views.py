@@ -140,6 +140,17 @@ def test_alice_invites_a_colleague_and_sees_the_password_once(client_for, inst_a
     assert User.objects.filter(username="dave").count() == 1
 
 
+def test_inviting_an_existing_user_with_another_role_names_the_role_it_has(client_for, inst_alice):
+    """A second invitation with another role does not pass for "already exists": the form
+    says which role the user has and where to change it; nothing changes."""
+    client = client_for(inst_alice)
+    client.post(reverse("user_create"), {"username": "dave", "role": "operator"})
+    response = client.post(reverse("user_create"), {"username": "dave", "role": "admin"})
+    assert response.status_code == 200
+    assert "角色为“经办人”，不是“管理员”" in response.content.decode()
+    assert User.objects.get(username="dave").role == "operator"
+
+
 def test_the_invited_user_must_change_the_password_at_first_login(client_for, inst_alice):
     response = client_for(inst_alice).post(
         reverse("user_create"), {"username": "dave", "role": "viewer"}

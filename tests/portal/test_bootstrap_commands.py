@@ -171,7 +171,10 @@ def test_password_from_stdin_is_still_temporary(org_alice):
 @pytest.mark.parametrize(
     ("password", "message"),
     [
-        ("12345678\n", "密码长度太短。密码必须包含至少 10 个字符。"),
+        (
+            "12345678\n",
+            "密码长度太短。密码必须包含至少 10 个字符；这个密码太常见了；密码只包含数字。",
+        ),
         ("1234567890\n", "密码只包含数字。"),
         ("dave-Horse-Battery-9\n", "密码不能包含用户名"),
         ("\n", "未从标准输入读到密码"),

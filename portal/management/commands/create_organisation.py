@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 
 from portal.accounts.services import organisation_create
 from portal.creditcode import CreditCodeError
-from portal.errors import PortalError
+from portal.errors import PortalError, joined
 from portal.models import LicenceCategory, OrgKind
 
 
@@ -54,7 +54,7 @@ class Command(BaseCommand):
         except (PortalError, CreditCodeError) as exc:
             self.fail(exc.message)
         except ValidationError as exc:
-            self.fail("；".join(exc.messages))
+            self.fail(joined(exc.messages))
         self.stdout.write(json.dumps({"id": org.pk, "created": created}, ensure_ascii=False))
 
     def fail(self, message: str) -> NoReturn:

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand
 
 from portal.accounts.services import user_create
 from portal.creditcode import CreditCodeError
-from portal.errors import PortalError
+from portal.errors import PortalError, joined
 from portal.models import Role
 from portal.selectors import organisation_by_credit_code
 
@@ -61,12 +61,11 @@ class Command(BaseCommand):
                 username=options["username"],
                 role=options["role"],
                 password=password,
-                require_same_role=True,
             )
         except (PortalError, CreditCodeError) as exc:
             self.fail(exc.message)
         except ValidationError as exc:
-            self.fail("；".join(exc.messages))
+            self.fail(joined(exc.messages))
         except OSError as exc:
             self.fail(f"无法读取标准输入：{exc}")
         payload = {

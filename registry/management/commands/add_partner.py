@@ -21,7 +21,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.management.base import BaseCommand
 
 from portal.creditcode import CreditCodeError
-from portal.errors import PortalError
+from portal.errors import PortalError, joined
 from portal.models import Organisation, OrgKind
 from portal.selectors import organisation_by_credit_code
 from registry import services
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         except (PortalError, CreditCodeError) as exc:
             self.fail(exc.message)
         except ValidationError as exc:
-            self.fail("；".join(exc.messages))
+            self.fail(joined(exc.messages))
         except (ObjectDoesNotExist, OSError) as exc:
             self.fail(f"登记合作单位失败：{exc}")
         self.stdout.write(json.dumps({"id": partner.pk, "created": created}, ensure_ascii=False))
