@@ -8,6 +8,7 @@ the audit trail as 系统 (000 §二(一)5 / 001 第十九–二十一条: every
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 
 import pytest
@@ -253,3 +254,14 @@ def test_load_calendar_dry_run_shows_working_days_per_month_and_saves_nothing(tm
     assert AuditEvent.objects.count() == events
     saved = run("load_calendar", "--year", "2027", str(path))
     assert (saved["changed"], saved["per_month"]) == (True, preview["per_month"])
+
+
+def test_an_existing_organisation_under_another_name_is_kept_and_the_cli_says_so(db):
+    """Idempotent by credit code: the second run renames nothing, prints the same JSON and a
+    one-line notice on stderr (exit 0)."""
+    first = run(*create_org())
+    out, err = StringIO(), StringIO()
+    call_command(*create_org(name="丙小贷（新名称）"), stdout=out, stderr=err)
+    assert json.loads(out.getvalue()) == {"id": first["id"], "created": False}
+    assert "已登记为“丙小额贷款有限公司”，名称未改动" in err.getvalue()
+    assert Organisation.objects.get(pk=first["id"]).name == "丙小额贷款有限公司"

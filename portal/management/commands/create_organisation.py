@@ -55,6 +55,12 @@ class Command(BaseCommand):
             self.fail(exc.message)
         except ValidationError as exc:
             self.fail(joined(exc.messages))
+        if not created and org.name != options["name"].strip():
+            # Idempotent by credit code: an existing organisation is never renamed here.
+            self.stderr.write(
+                f"提示：统一社会信用代码 {org.credit_code} 已登记为“{org.name}”，名称未改动"
+                "（如需改名，请在“单位管理”页面修改）"
+            )
         self.stdout.write(json.dumps({"id": org.pk, "created": created}, ensure_ascii=False))
 
     def fail(self, message: str) -> NoReturn:
