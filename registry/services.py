@@ -548,7 +548,7 @@ def _run(job: ImportJob) -> None:
                 writer.add(row.number, result.values, result.copy_tail)
             if rows % PROGRESS_EVERY == 0:
                 _progress(job, rows_done=rows)
-    merging.analyze_staging()
+    merging.refresh_statistics()
     _progress(job, rows_done=rows, rows_total=rows)
     if rows == 0:
         raise ImportRejected("文件中没有数据行（表头下方为空）", code="no_rows")
@@ -642,7 +642,7 @@ def _run_pipelined(job: ImportJob, path: Path, fmt, ctx) -> tuple[int, dict | No
     be merged). Any row error (invalid, repeated, in use by another institution) rolls
     everything back: ``(rows, bad)``; merged: ``(rows, None)``.
     """
-    merging.analyze_staging()  # statistics of the tables this import reads
+    merging.refresh_statistics()  # statistics of the tables this import reads
     replace = job.mode == ImportMode.REPLACE
     today = timezone.localdate()
     with read_rows(path, fmt) as sheet, register.StagingWriter(job.pk) as writer:

@@ -41,7 +41,7 @@ class MergeCounts:
 ANALYZE_MIN_CHANGES = 10_000
 
 
-def analyze_staging() -> None:
+def refresh_statistics() -> None:
     """Fresh planner statistics before an import (PostgreSQL): the registry's, when much
     of it changed since its last ANALYZE (right after a bulk merge autovacuum has not run
     yet; a never-analyzed registry is taken for tiny and plans over it go wrong: lists,

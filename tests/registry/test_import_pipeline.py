@@ -284,7 +284,7 @@ def test_merge_is_the_default_and_keeps_absent_numbers(inst_alice, tmp_path):
     """forms.md §1: "merge is the default": numbers absent from the file stay active."""
     seed(inst_alice, tmp_path, ["13800138000", "13800138001"])
     path = write_xlsx(tmp_path / "m.xlsx", [line("13800138005")])
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh:  # no mode given: the service's default is under test
         job, _ = services.import_job_create(
             actor=inst_alice,
             institution=inst_alice.organisation,
@@ -876,14 +876,14 @@ def test_an_attempt_overtaken_by_a_redelivery_does_not_merge(inst_alice, tmp_pat
     path = _alice_register(inst_alice, tmp_path)
     before = snapshot()
     job, _ = upload(inst_alice, path, mode="replace")
-    real_analyze = merging.analyze_staging
+    real_analyze = merging.refresh_statistics
 
     def overtaken():
         # Another worker claimed the job while this one was still staging.
         ImportJob.objects.filter(pk=job.pk).update(attempts=5)
         real_analyze()
 
-    monkeypatch.setattr(merging, "analyze_staging", overtaken)
+    monkeypatch.setattr(merging, "refresh_statistics", overtaken)
     stale = services.import_job_run(job_id=job.pk)
     assert (stale.status, stale.attempts) == (ImportStatus.RUNNING, 5)
     assert snapshot() == before

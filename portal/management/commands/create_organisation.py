@@ -9,20 +9,16 @@ stderr, exit 1. Audited as 系统.
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import NoReturn
-
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand
 
 from portal.accounts.services import organisation_create
+from portal.cli import JsonLineCommand
 from portal.creditcode import CreditCodeError
 from portal.errors import PortalError, joined
 from portal.models import LicenceCategory, OrgKind
 
 
-class Command(BaseCommand):
+class Command(JsonLineCommand):
     help = "创建单位（按统一社会信用代码幂等），输出一行 JSON"
 
     def add_arguments(self, parser):
@@ -61,8 +57,4 @@ class Command(BaseCommand):
                 f"提示：统一社会信用代码 {org.credit_code} 已登记为“{org.name}”，名称未改动"
                 "（如需改名，请在“单位管理”页面修改）"
             )
-        self.stdout.write(json.dumps({"id": org.pk, "created": created}, ensure_ascii=False))
-
-    def fail(self, message: str) -> NoReturn:
-        self.stderr.write(" ".join(message.split()))
-        sys.exit(1)
+        self.emit({"id": org.pk, "created": created})

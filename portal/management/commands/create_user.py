@@ -11,21 +11,19 @@ printed). Bad input: one Chinese line on stderr, exit 1. Audited as 系统.
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import NoReturn
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand
 
 from portal.accounts.services import user_create
+from portal.cli import JsonLineCommand
 from portal.creditcode import CreditCodeError
 from portal.errors import PortalError, joined
 from portal.models import Role
 from portal.selectors import organisation_by_credit_code
 
 
-class Command(BaseCommand):
+class Command(JsonLineCommand):
     help = (
         "在单位中创建用户，输出一行 JSON；不给密码时生成一次性密码。"
         "无论哪种，用户首次登录都须修改密码"
@@ -74,8 +72,4 @@ class Command(BaseCommand):
             "username": user.username,
             "one_time_password": one_time,
         }
-        self.stdout.write(json.dumps(payload, ensure_ascii=False))
-
-    def fail(self, message: str) -> NoReturn:
-        self.stderr.write(" ".join(message.split()))
-        sys.exit(1)
+        self.emit(payload)

@@ -12,14 +12,11 @@ exit 1. Audited as 系统.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import sys
-from typing import NoReturn
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.core.management.base import BaseCommand
 
+from portal.cli import JsonLineCommand
 from portal.creditcode import CreditCodeError
 from portal.errors import PortalError, joined
 from portal.models import Organisation, OrgKind
@@ -51,7 +48,7 @@ def _institution(raw: str) -> Organisation:
     return institution
 
 
-class Command(BaseCommand):
+class Command(JsonLineCommand):
     help = "为金融机构登记委托合作单位（同一信用代码、同样内容再次运行不做改动），输出一行 JSON"
 
     def add_arguments(self, parser):
@@ -82,8 +79,4 @@ class Command(BaseCommand):
             self.fail(joined(exc.messages))
         except (ObjectDoesNotExist, OSError) as exc:
             self.fail(f"登记合作单位失败：{exc}")
-        self.stdout.write(json.dumps({"id": partner.pk, "created": created}, ensure_ascii=False))
-
-    def fail(self, message: str) -> NoReturn:
-        self.stderr.write(" ".join(message.split()))
-        sys.exit(1)
+        self.emit({"id": partner.pk, "created": created})
