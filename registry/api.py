@@ -18,10 +18,11 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from portal.errors import NotPermitted, PortalError
+from portal.filters import IdFilter
 
 from . import selectors, services
 from .forms import COLUMN_FIELDS, column_values, number_initial
-from .models import ImportJob, Partner, RegisteredNumber, Status
+from .models import ImportJob, ImportStatus, Partner, RegisteredNumber, Status
 from .serializers import (
     ImportCreatedSerializer,
     ImportJobSerializer,
@@ -77,10 +78,8 @@ class NumberFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(
         method="filter_kind", choices=selectors.kind_filter_choices(), help_text="号码类型"
     )
-    partner = django_filters.NumberFilter(field_name="partner_id", help_text="合作单位 id")
-    institution = django_filters.NumberFilter(
-        field_name="institution_id", help_text="机构 id（监管部门使用）"
-    )
+    partner = IdFilter(field_name="partner_id", help_text="合作单位 id")
+    institution = IdFilter(field_name="institution_id", help_text="机构 id（监管部门使用）")
 
     class Meta:
         model = RegisteredNumber
@@ -213,6 +212,14 @@ class NumberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 # --- partners ----------------------------------------------------------------------------
 
 
+class PartnerFilter(django_filters.FilterSet):
+    institution = IdFilter(field_name="institution_id", help_text="机构 id（监管部门使用）")
+
+    class Meta:
+        model = Partner
+        fields: list[str] = []
+
+
 @extend_schema_view(
     list=extend_schema(summary="委托合作单位列表", tags=["合作单位"]),
     retrieve=extend_schema(
@@ -224,7 +231,7 @@ class NumberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PartnerSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-    filterset_fields = ["institution"]
+    filterset_class = PartnerFilter
 
     def get_queryset(self):
         return selectors.partners_for_list(user=self.request.user)
@@ -321,6 +328,15 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 # --- imports -----------------------------------------------------------------------------
 
 
+class ImportJobFilter(django_filters.FilterSet):
+    institution = IdFilter(field_name="institution_id", help_text="机构 id（监管部门使用）")
+    status = django_filters.ChoiceFilter(choices=ImportStatus.choices, help_text="任务状态")
+
+    class Meta:
+        model = ImportJob
+        fields: list[str] = []
+
+
 @extend_schema_view(
     list=extend_schema(summary="号码登记表导入任务列表", tags=["批量导入"]),
     retrieve=extend_schema(
@@ -332,7 +348,7 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ImportJobSerializer
     parser_classes = [MultiPartParser, FormParser]
-    filterset_fields = ["institution", "status"]
+    filterset_class = ImportJobFilter
 
     def get_queryset(self):
         return (

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from portal.filters import bounded_id, filter_by_id
 from portal.models import Organisation, OrgKind
 
 from . import numbers
@@ -90,11 +91,8 @@ def filter_numbers(
         queryset = queryset.filter(is_sub_port=True)
     elif kind in NumberKindField.values:
         queryset = queryset.filter(kind=kind, is_sub_port=False)
-    if partner and str(partner).isdigit():
-        queryset = queryset.filter(partner_id=int(partner))
-    if institution and str(institution).isdigit():
-        queryset = queryset.filter(institution_id=int(institution))
-    return queryset
+    queryset = filter_by_id(queryset, "partner_id", partner)
+    return filter_by_id(queryset, "institution_id", institution)
 
 
 def numbers_for_list(*, user, **filters) -> QuerySet:
@@ -175,9 +173,9 @@ def partners_for_list(*, user, q: str = "", institution: int | str | None = None
     if q and q.strip():
         text = q.strip()
         queryset = queryset.filter(Q(name__icontains=text) | Q(credit_code__icontains=text.upper()))
-    if institution and str(institution).isdigit():
-        queryset = queryset.filter(institution_id=int(institution))
-    return queryset.order_by("institution__name", "name")
+    return filter_by_id(queryset, "institution_id", institution).order_by(
+        "institution__name", "name"
+    )
 
 
 def partner_choices(*, user, institution: int | str | None = None) -> QuerySet:
@@ -186,8 +184,8 @@ def partner_choices(*, user, institution: int | str | None = None) -> QuerySet:
     queryset = Partner.objects.visible_to(user).only("id", "name", "institution_id")
     if user.is_institution:
         return queryset.order_by("name")
-    if institution and str(institution).isdigit():
-        return queryset.filter(institution_id=int(institution)).order_by("name")
+    if bounded_id(institution or ""):
+        return filter_by_id(queryset, "institution_id", institution).order_by("name")
     return queryset.none()
 
 
@@ -208,9 +206,7 @@ def institutions_for_filter(*, user) -> QuerySet:
 
 def import_jobs_for_list(*, user, institution: int | str | None = None) -> QuerySet:
     queryset = ImportJob.objects.visible_to(user).select_related("institution", "created_by")
-    if institution and str(institution).isdigit():
-        queryset = queryset.filter(institution_id=int(institution))
-    return queryset.order_by("-created_at", "-id")
+    return filter_by_id(queryset, "institution_id", institution).order_by("-created_at", "-id")
 
 
 # --- dashboard -------------------------------------------------------------------------

@@ -1,0 +1,41 @@
+"""Query-string filters shared by every app's lists and APIs: an id is bounded to what a
+database id can be, so a huge or negative value is refused (API) or matches nothing (page)
+instead of overflowing the database driver (issue 16 item 8; issue 17 §3)."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+
+# BigAutoField: a signed 64-bit integer on PostgreSQL and SQLite; ids start at 1.
+ID_MAX = 2**63 - 1
+
+
+def bounded_id(value: object) -> int | None:
+    """``value`` as a database id, or None when it cannot be one (not ASCII digits, 0,
+    negative, or past ``ID_MAX``)."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 1 <= number <= ID_MAX else None
+
+
+def filter_by_id(queryset, field: str, value: object):
+    """Narrow ``queryset`` to ``field == value``; a blank value is no filter, a value that
+    no id can take matches nothing."""
+    if value is None or str(value).strip() == "":
+        return queryset
+    pk = bounded_id(value)
+    return queryset.filter(**{field: pk}) if pk else queryset.none()
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An integer id filter for the API: out of range is a 400 with a Chinese message."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(*args, **kwargs)
