@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import queue
+import re
 import sys
 import threading
 import unicodedata
@@ -117,6 +118,24 @@ STAGING_COLUMNS = (
 def fold(text: str) -> str:
     """Full-width to half-width and no spaces: how labels are compared."""
     return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+# A company form (and a remark in brackets) at the end of a name: "甲银行股份有限公司(演示)"
+# and "甲银行" name one bank.
+_COMPANY_FORM = re.compile(r"(股份有限公司|有限责任公司|股份公司|有限公司)?(\([^()]*\))?$")
+
+
+def _name_stem(folded: str) -> str:
+    return _COMPANY_FORM.sub("", folded) or folded
+
+
+def is_branch_name(user_name: str, institution_name: str) -> bool:
+    """A 分支机构 is declared by its name: the institution's name (with or without its company
+    form) or 本行/本机构…, followed by the branch's own name ("甲银行杭州分行",
+    "甲银行股份有限公司宁波分行", "本行营业部"). Any other name is a partner's."""
+    name = fold(user_name)
+    stems = {_name_stem(fold(institution_name)), fold(institution_name), *SELF_NAMES}
+    return any(len(stem) >= 2 and name.startswith(stem) and len(name) > len(stem) for stem in stems)
 
 
 def carrier_name(text: str) -> str:
@@ -310,15 +329,19 @@ def _attributes(cells: dict[str, str], ctx: Context) -> tuple[list, tuple, str]:
             user_type, partner_id = UserType.PARTNER, partner.pk
             errors.extend(_check_partner(partner, purpose, valid_from, valid_to, document, ctx))
             document = document or partner.document_number
-        elif user_code:
-            if document:
-                errors.append(
-                    (
-                        USER_CODE,
-                        f"委托合作单位（{user_code}）尚未登记：请先在“合作单位”中登记该单位及其委托书",
-                    )
-                )
+        elif user_code and not document and is_branch_name(user_name, ctx.institution_name):
             user_type = UserType.BRANCH  # the institution's own branch (分支机构)
+        elif user_code:
+            # Not declared a branch: a partner row, which needs a registered entrustment
+            # (000 §一(一); 001 第十条) -- never a branch by default.
+            errors.append(
+                (
+                    USER_CODE,
+                    f"“{user_name}”（{user_code}）尚未登记为委托合作单位：请先在“合作单位”中"
+                    f"登记该单位及其委托书；如为本机构的分支机构，使用单位请填写本机构名称加"
+                    f"分支机构名称（如“{_name_stem(fold(ctx.institution_name))}杭州分行”）",
+                )
+            )
 
     carrier_text = get(CARRIER)
     carrier = carrier_name(carrier_text) if carrier_text else ""

@@ -189,7 +189,7 @@ def test_one_row_per_number_port_and_sub_port(inst_alice, tmp_path):
         line("400-820-8820", 号码类型="400/800"),
         line("1069012345", 号码类型="短信端口", 电信运营商="联通"),
         line("1069012345001", 号码类型="子端口", 所属主端口="1069012345"),
-        line("13900139000", 使用单位="杭州分行", 使用单位统一社会信用代码=BRANCH_CODE),
+        line("13900139000", 使用单位="甲银行杭州分行", 使用单位统一社会信用代码=BRANCH_CODE),
     ]
     job = run(inst_alice, write_xlsx(tmp_path / "a.xlsx", rows))
     assert job.status == ImportStatus.DONE, job.message
@@ -215,7 +215,7 @@ def test_one_row_per_number_port_and_sub_port(inst_alice, tmp_path):
     branch = numbers["13900139000"]
     assert (branch.user_type, branch.user_name, branch.user_credit_code) == (
         UserType.BRANCH,
-        "杭州分行",
+        "甲银行杭州分行",
         BRANCH_CODE,
     )
     assert staged(job) == 0
@@ -580,7 +580,7 @@ def test_ugly_xlsx_title_rows_marked_headers_synonyms_floats_full_width(inst_ali
 def test_csv_in_gb18030_and_utf8_with_chinese_headers(inst_alice, tmp_path, encoding):
     """forms.md: CSV in UTF-8, UTF-8 with BOM and GB18030, Chinese headers and values."""
     rows = [
-        line("13800138000", 使用单位="杭州分行", 使用单位统一社会信用代码=BRANCH_CODE),
+        line("13800138000", 使用单位="甲银行杭州分行", 使用单位统一社会信用代码=BRANCH_CODE),
         line("13800138001.0", 备注="营销短信专用"),
         line("1.3800138002E+10", 用途="催收", 合作起始日期="2026年1月1日"),
     ]
@@ -589,7 +589,7 @@ def test_csv_in_gb18030_and_utf8_with_chinese_headers(inst_alice, tmp_path, enco
     assert job.status == ImportStatus.DONE, job.message
     numbers = active(inst_alice.organisation)
     assert set(numbers) == {"13800138000", "13800138001", "13800138002"}
-    assert numbers["13800138000"].user_name == "杭州分行"
+    assert numbers["13800138000"].user_name == "甲银行杭州分行"
     assert numbers["13800138001"].remark == "营销短信专用"
 
 

@@ -278,7 +278,7 @@ PARTNER_ERRORS = [
     pytest.param(
         {"使用单位统一社会信用代码": OTHER_CODE},
         "使用单位统一社会信用代码",
-        f"委托合作单位（{OTHER_CODE}）尚未登记",
+        f"（{OTHER_CODE}）尚未登记为委托合作单位",
         id="unregistered-partner-with-document",
     ),
 ]
@@ -321,7 +321,10 @@ def test_a_code_that_is_no_partner_and_has_no_document_is_a_branch(inst_alice, t
     institution's branch (分支机构); the institution's own code means 本机构."""
     rows = [
         row(
-            "13800138000", 使用单位="杭州分行", 使用单位统一社会信用代码=BRANCH_CODE, 委托书编号=""
+            "13800138000",
+            使用单位="甲银行杭州分行",
+            使用单位统一社会信用代码=BRANCH_CODE,
+            委托书编号="",
         ),
         row(
             "13800138001",
@@ -333,8 +336,36 @@ def test_a_code_that_is_no_partner_and_has_no_document_is_a_branch(inst_alice, t
     job = import_rows(inst_alice, tmp_path, rows)
     assert job.status == ImportStatus.DONE, job.message
     branch, own = RegisteredNumber.objects.order_by("number")
-    assert (branch.user_type, branch.user_name, branch.partner) == ("branch", "杭州分行", None)
+    assert (branch.user_type, branch.user_name) == ("branch", "甲银行杭州分行")
+    assert branch.partner is None
     assert (own.user_type, own.user_name, own.user_credit_code) == ("self", "本机构", "")
+
+
+@pytest.mark.parametrize(
+    "name", ["杭州某催收服务有限公司", "某某科技有限公司杭州分公司", "乙消费金融杭州分公司"]
+)
+def test_an_unknown_code_that_is_no_branch_is_a_partner_row(inst_alice, tmp_path, name):
+    """Issue 16 item 8 (entrustment check skipped); 000 §一(一), 001 第十条: anyone but the
+    institution and its branches acts only under a written entrustment. A row whose 使用单位
+    is not declared a branch (by the institution's name before the branch's) is a
+    partner row, and a partner that is not registered with its entrustment is an error."""
+    rows = [row("13800138000", 使用单位=name, 使用单位统一社会信用代码=BRANCH_CODE, 委托书编号="")]
+    job = import_rows(inst_alice, tmp_path, rows)
+    assert job.status == ImportStatus.REJECTED
+    [(_, columns, reasons)] = errors_of(job)
+    assert columns == "使用单位统一社会信用代码"
+    assert "尚未登记为委托合作单位" in reasons
+    assert RegisteredNumber.objects.count() == 0
+
+
+@pytest.mark.parametrize("name", ["甲银行杭州分行", "甲银行股份有限公司宁波分行", "本行营业部"])
+def test_a_branch_is_declared_by_its_name(inst_alice, tmp_path, name):
+    """Issue 16 item 8: a 分支机构 is declared as such, by the institution's name followed by
+    the branch's own name, or by 本行/本机构 and the branch's name."""
+    rows = [row("13800138000", 使用单位=name, 使用单位统一社会信用代码=BRANCH_CODE, 委托书编号="")]
+    job = import_rows(inst_alice, tmp_path, rows)
+    assert job.status == ImportStatus.DONE, job.message
+    assert RegisteredNumber.objects.get().user_type == "branch"
 
 
 def test_bobs_partner_is_not_alices(inst_alice, inst_bob, tmp_path):
