@@ -78,6 +78,9 @@ class NumberFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(
         method="filter_kind", choices=selectors.kind_filter_choices(), help_text="号码类型"
     )
+    shared = django_filters.BooleanFilter(
+        method="filter_shared", help_text="多机构登记：true 只列其他机构也登记在用的号码"
+    )
     partner = IdFilter(field_name="partner_id", help_text="合作单位 id")
     institution = IdFilter(field_name="institution_id", help_text="机构 id（监管部门使用）")
 
@@ -100,6 +103,9 @@ class NumberFilter(django_filters.FilterSet):
 
     def filter_status(self, queryset, name, value):
         return selectors.filter_numbers(queryset, status=value)
+
+    def filter_shared(self, queryset, name, value):
+        return selectors.filter_numbers(queryset, shared="1" if value else "0", status="")
 
     def filter_kind(self, queryset, name, value):
         return selectors.filter_numbers(queryset, kind=value, status="")
@@ -126,6 +132,7 @@ class NumberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return (
             RegisteredNumber.objects.visible_to(self.request.user)
             .select_related("institution", "partner", "created_by")
+            .with_shared_mark()
             .order_by("number", "institution_id", "-id")
         )
 

@@ -13,7 +13,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from portal.models import Organisation, OrgKind, validate_credit_code_field
@@ -226,6 +226,25 @@ class ImportJob(models.Model):
 class NumberQuerySet(models.QuerySet):
     def visible_to(self, user) -> NumberQuerySet:
         return _scoped(self, user)
+
+    def with_shared_mark(self) -> NumberQuerySet:
+        """Annotate ``shared`` (多机构登记, issue 9 §6): the registration is active and another
+        institution has the same number active too, other than for one shared partner (the
+        same 使用单位 credit code). Derived on read, so it is right the moment either side
+        ends or changes its registration; the administration verifies these (000 §三(三))."""
+        others = RegisteredNumber.objects.filter(
+            number=OuterRef("number"), status=Status.ACTIVE
+        ).exclude(institution_id=OuterRef("institution_id"))
+        others = others.exclude(
+            user_credit_code=OuterRef("user_credit_code"), user_credit_code__gt=""
+        )
+        return self.annotate(
+            shared=Case(
+                When(status=Status.ACTIVE, then=Exists(others)),
+                default=Value(False),
+                output_field=models.BooleanField(),
+            )
+        )
 
     def active(self) -> NumberQuerySet:
         return self.filter(status=Status.ACTIVE)

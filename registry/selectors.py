@@ -71,6 +71,7 @@ def filter_numbers(
     kind: str = "",
     partner: int | str | None = None,
     institution: int | str | None = None,
+    shared: str = "",
 ) -> QuerySet:
     """Narrow an already scoped number QuerySet by the list's filters. Unknown values are
     ignored rather than raising: they come straight from a query string."""
@@ -91,13 +92,19 @@ def filter_numbers(
         queryset = queryset.filter(is_sub_port=True)
     elif kind in NumberKindField.values:
         queryset = queryset.filter(kind=kind, is_sub_port=False)
+    if shared in ("1", "0"):  # 多机构登记 (RegisteredNumber.objects.with_shared_mark)
+        queryset = queryset.with_shared_mark().filter(shared=shared == "1")
     queryset = filter_by_id(queryset, "partner_id", partner)
     return filter_by_id(queryset, "institution_id", institution)
 
 
 def numbers_for_list(*, user, **filters) -> QuerySet:
     """The numbers register as one user may read it, filtered (see :func:`filter_numbers`)."""
-    queryset = RegisteredNumber.objects.visible_to(user).select_related("partner", "institution")
+    queryset = (
+        RegisteredNumber.objects.visible_to(user)
+        .select_related("partner", "institution")
+        .with_shared_mark()
+    )
     return filter_numbers(queryset, **filters).order_by("number", "institution_id", "-id")
 
 

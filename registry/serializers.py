@@ -61,6 +61,9 @@ class NumberSerializer(serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text="合作截止日期与委托书截止日期中较早者"
     )
     partner_expired = serializers.SerializerMethodField(help_text="委托书已到期")
+    shared = serializers.SerializerMethodField(
+        help_text="多机构登记：其他机构也登记在用该号码（不含同一合作单位），由通信管理局核实"
+    )
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -86,6 +89,7 @@ class NumberSerializer(serializers.ModelSerializer):
             "valid_to",
             "effective_valid_to",
             "partner_expired",
+            "shared",
             "remark",
             "status",
             "status_display",
@@ -99,6 +103,11 @@ class NumberSerializer(serializers.ModelSerializer):
 
     def get_partner_expired(self, obj: RegisteredNumber) -> bool:
         return bool(obj.partner and obj.partner.is_expired)
+
+    def get_shared(self, obj: RegisteredNumber) -> bool:
+        if not hasattr(obj, "shared"):  # a row fresh from a service, not from the list
+            obj.shared = RegisteredNumber.objects.with_shared_mark().get(pk=obj.pk).shared
+        return obj.shared
 
 
 class NumberWriteSerializer(serializers.Serializer):

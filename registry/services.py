@@ -216,15 +216,6 @@ def _validated(institution: Organisation, fields: dict[str, str]) -> tuple:
     return result.values
 
 
-def _other_institution_holding(number: str, institution: Organisation) -> str | None:
-    return (
-        RegisteredNumber.objects.filter(number=number, status=Status.ACTIVE)
-        .exclude(institution=institution)
-        .values_list("institution__name", flat=True)
-        .first()
-    )
-
-
 def _insert(institution: Organisation, values: tuple, *, actor, job=None) -> RegisteredNumber:
     data = dict(zip(merging.NUMBER_COLUMNS, values, strict=True))
     return RegisteredNumber.objects.create(
@@ -245,23 +236,19 @@ def number_register(
     number = values[0]
     with transaction.atomic():
         merging.lock_merges()
-        other = _other_institution_holding(number, institution)
-        if other:
-            raise Conflict(
-                f"号码 {number} 已由“{other}”登记在用，同一号码不能由两家机构同时登记",
-                field=register.NUMBER,
-            )
         if RegisteredNumber.objects.filter(
             institution=institution, number=number, status=Status.ACTIVE
         ).exists():
             raise Conflict(f"号码 {number} 已在本机构登记在用，请修改原登记", field=register.NUMBER)
         row = _insert(institution, values, actor=actor)
+        # Another institution may hold the number too (a shared agency line): registered,
+        # marked 多机构登记 for the administration to verify, and nobody named (issue 9 §6).
+        row.shared = RegisteredNumber.objects.with_shared_mark().get(pk=row.pk).shared
+        summary = {"after": _number_summary(row)}
+        if row.shared:
+            summary["shared"] = True
         audit.record(
-            "number.create",
-            actor=actor,
-            organisation=institution,
-            obj=row,
-            summary={"after": _number_summary(row)},
+            "number.create", actor=actor, organisation=institution, obj=row, summary=summary
         )
     return row
 
@@ -583,13 +570,8 @@ def _duplicates_and_conflicts(
         )
     if conflicts is None:
         conflicts = merging.conflicting_rows(job.pk, job.institution_id)
-    for row_no, number, other in conflicts:
-        bad.setdefault(row_no, []).append(
-            (
-                register.NUMBER,
-                f"号码 {number} 已由“{other}”登记在用，同一号码不能由两家机构同时登记",
-            )
-        )
+    for row_no, number, _other in conflicts:
+        bad.setdefault(row_no, []).append((register.NUMBER, f"号码 {number} 已由其他机构登记在用"))
 
 
 def _claim(job: ImportJob) -> None:

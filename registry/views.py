@@ -36,7 +36,8 @@ from .models import ImportJob, ImportStatus, Partner, Purpose, RegisteredNumber,
 READERS = (OrgKind.INSTITUTION, OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
 OVERSEERS = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-NUMBER_FILTERS = ("q", "purpose", "carrier", "status", "kind", "partner", "institution")
+SHARED_NOTICE = "该号码也由其他机构登记在用，已标记为“多机构登记”，通信管理局将予以核实"
+NUMBER_FILTERS = ("q", "purpose", "carrier", "status", "kind", "partner", "institution", "shared")
 
 
 def _reader(request: HttpRequest) -> None:
@@ -122,7 +123,10 @@ def number_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _reader(request)
     user = request.user
     number = get_object_or_404(
-        RegisteredNumber.objects.visible_to(user).select_related("institution", "partner"), pk=pk
+        RegisteredNumber.objects.visible_to(user)
+        .select_related("institution", "partner")
+        .with_shared_mark(),
+        pk=pk,
     )
     history = selectors.number_history(user=user, number=number)
     current = next((entry.row for entry in history if entry.row.status == Status.ACTIVE), None)
@@ -165,6 +169,8 @@ def number_create(request: HttpRequest) -> HttpResponse:
             form.add_portal_error(exc)
         else:
             messages.success(request, f"已登记号码 {row.number}")
+            if row.shared:
+                messages.info(request, SHARED_NOTICE)
             return redirect("registry_number_detail", pk=row.pk)
     return render(request, "registry/numbers/form.html", _number_form_context(request, form))
 

@@ -258,12 +258,21 @@ def test_create_errors_name_the_english_field(client_for, inst_alice, alice_numb
     assert response.json()["field"] == "number"
 
 
-def test_a_number_of_another_institution_is_a_conflict(client_for, inst_bob, alice_number):
+def test_a_number_of_another_institution_is_registered_and_nobody_named(
+    client_for, inst_bob, regulator_rita, alice_number
+):
+    """Issue 16 item 8: no 409 naming the other institution; the row is registered with the
+    多机构登记 mark (``shared``), and regulators filter the register by it."""
     response = client_for(inst_bob).post(
         NUMBERS, {**NEW_NUMBER, "number": "13800138000"}, content_type="application/json"
     )
-    assert response.status_code == 409
-    assert "甲银行" in response.json()["detail"]
+    assert response.status_code == 201, response.content
+    assert response.json()["shared"] is True
+    assert "甲银行" not in response.content.decode()
+    rita = client_for(regulator_rita)
+    listed = rita.get(NUMBERS, {"shared": "true"}).json()["results"]
+    assert sorted(r["institution"]["name"] for r in listed) == ["乙消费金融", "甲银行"]
+    assert rita.get(NUMBERS, {"shared": "false"}).json()["results"] == []
 
 
 def test_viewer_reads_but_gets_403_with_a_code(client_for, viewer_viola, alice_number):

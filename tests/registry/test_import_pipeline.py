@@ -315,9 +315,8 @@ def test_number_active_at_another_institution_is_a_conflict_per_row(inst_alice, 
     assert [r[0] for r in report[1:]] == ["3", "4"]
     assert report[1][1] == "137-0013-7000"  # as uploaded
     assert report[1][-2] == "号码"
-    assert report[1][-1] == (
-        "号码 13700137000 已由“乙消费金融”登记在用，同一号码不能由两家机构同时登记"
-    )
+    # Issue 16 item 8: the holder is never named.
+    assert report[1][-1] == "号码 13700137000 已由其他机构登记在用"
     assert snapshot(inst_bob.organisation) == bob_before
     assert snapshot(inst_alice.organisation) == []
     assert staged(job) == 0

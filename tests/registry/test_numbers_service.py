@@ -4,9 +4,9 @@ number_end) and the database's own guarantees (registry/models.py constraints).
 000 §三(一)1 and 002: the institution keeps its number library complete and current;
 domain.md / models: nothing is deleted — a change leaves a 'superseded' row and a new
 'active' one, ending sets the end date; one active registration per (institution, number),
-enforced by the database; end >= start. Issue item 10: the same number active for two
-institutions is a conflict, never overwritten; bob cannot update or end alice's numbers; a
-viewer cannot write.
+enforced by the database; end >= start. Issue 16 item 8: the same number active for two
+institutions carries the 多机构登记 mark, never overwritten, nobody named; bob cannot
+update or end alice's numbers; a viewer cannot write.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from portal.models import AuditEvent
 from registry import services
 from registry.models import RegisteredNumber, Status
 from tests.conftest import _user
+from tests.registry.conftest import PARTNER_CODE, save_partner
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = dt.date(2026, 3, 10)
@@ -108,16 +109,47 @@ def test_register_validates_like_the_form(inst_alice, extra, field, fragment):
     assert RegisteredNumber.objects.count() == 0
 
 
-def test_number_active_at_another_institution_is_a_conflict(inst_alice, inst_bob, alice_number):
-    """Issue item 10 / 000 §三(三): one number cannot be registered active by two
-    institutions; the existing registration is never overwritten."""
+def test_a_number_another_institution_holds_is_registered_with_the_shared_mark(
+    inst_alice, inst_bob, alice_number
+):
+    """Issue 16 item 8 (other institutions named) / issue 9 §6; 000 §三(三): a collection
+    agency may rightly serve two banks with one line, so bob's registration is not refused
+    and alice's is untouched; both carry the 多机构登记 mark for the administration to
+    verify, and nothing tells bob who else holds the number."""
     before = rows()
-    with pytest.raises(Conflict) as info:
-        register(inst_bob, "138 0013 8000")
-    assert info.value.message == (
-        "号码 13800138000 已由“甲银行”登记在用，同一号码不能由两家机构同时登记"
-    )
-    assert rows() == before
+    row = register(inst_bob, "138 0013 8000")
+    assert rows()[:-1] == before
+    assert (row.institution_id, row.number) == (inst_bob.organisation_id, "13800138000")
+    marked = RegisteredNumber.objects.with_shared_mark()
+    assert marked.get(pk=row.pk).shared is True
+    assert marked.get(pk=alice_number.pk).shared is True
+    event = AuditEvent.objects.filter(action="number.create").latest("id")
+    assert event.summary["shared"] is True
+    assert "甲银行" not in str(event.summary)
+
+
+def test_one_partner_serving_two_institutions_is_not_marked(inst_alice, inst_bob):
+    """Issue 9 §6: a number both institutions register for the same partner (the same
+    使用单位 credit code) is one agency's line serving two banks: no mark."""
+    for user in (inst_alice, inst_bob):
+        save_partner(user)
+    partner_row = {
+        "用途": "催收",
+        "使用单位": "某催收公司",
+        "使用单位统一社会信用代码": PARTNER_CODE,
+    }
+    a = register(inst_alice, "13800138000", **partner_row)
+    b = register(inst_bob, "13800138000", **partner_row)
+    marked = RegisteredNumber.objects.with_shared_mark()
+    assert (marked.get(pk=a.pk).shared, marked.get(pk=b.pk).shared) == (False, False)
+
+
+def test_an_ended_registration_neither_carries_nor_causes_the_mark(inst_alice, inst_bob):
+    alice = register(inst_alice, "13800138000")
+    services.number_end(actor=inst_alice, number=alice, end_date=dt.date(2026, 3, 1), reason="转网")
+    bob = register(inst_bob, "13800138000")
+    marked = RegisteredNumber.objects.with_shared_mark()
+    assert (marked.get(pk=alice.pk).shared, marked.get(pk=bob.pk).shared) == (False, False)
 
 
 def test_registering_an_active_number_twice_is_a_conflict(inst_alice, alice_number):

@@ -330,13 +330,6 @@ def test_purpose_not_covered_by_the_entrustment(client_for, inst_alice, alice_pa
     assert not RegisteredNumber.objects.filter(number="13900139000").exists()
 
 
-def test_a_number_already_registered_elsewhere_is_refused(client_for, inst_bob, alice_number):
-    body = rows_of(client_for(inst_bob).post(NEW, {**VALID, "number": "138 0013 8000"}))
-    assert 'data-testid="error-number"' in body
-    assert "已由“甲银行”登记在用" in body
-    assert RegisteredNumber.objects.filter(number="13800138000").count() == 1
-
-
 def test_end_date_before_start_in_the_form_is_refused(client_for, inst_alice):
     body = rows_of(
         client_for(inst_alice).post(
@@ -475,3 +468,24 @@ def test_template_download(request, client_for, who):
     assert "attachment" in response["Content-Disposition"]
     ws = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     assert ws.cell(row=1, column=1).value.startswith("号码")
+
+
+# --- 多机构登记 (issue 16 item 8; issue 9 §6) ------------------------------------------
+
+
+def test_a_number_held_elsewhere_is_registered_marked_and_nobody_named(
+    client_for, inst_bob, regulator_rita, alice_number
+):
+    """A 409 naming the other institution was the only place one institution learnt of
+    another's numbers: now bob's entry is registered, marked, and names no one."""
+    client = client_for(inst_bob)
+    response = client.post(NEW, {**VALID, "number": "138 0013 8000"}, follow=True)
+    body = rows_of(response)
+    assert response.status_code == 200
+    assert "多机构登记" in body and "通信管理局将予以核实" in body
+    assert "甲银行" not in body
+    listed = rows_of(client.get(LIST))
+    assert 'data-testid="shared-mark"' in listed
+    rita = client_for(regulator_rita)
+    assert "13800138000" in rows_of(rita.get(LIST, {"shared": "1"}))
+    assert "13800138000" not in rows_of(rita.get(LIST, {"shared": "0"}))
