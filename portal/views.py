@@ -168,12 +168,21 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
-    users = User.objects.visible_to(request.user).filter(organisation=org).order_by("username")
+    user = request.user
+    org = get_object_or_404(Organisation.objects.visible_to(user), pk=pk)
+    # Colleagues' roles, second factor and last login are for those who manage the accounts
+    # (the organisation's 管理员, or the administration's): never for 查看 or 经办人.
+    users = None
+    if _manages_users(user, org):
+        users = User.objects.visible_to(user).filter(organisation=org).order_by("username")
     return render(request, "portal/organisations/detail.html", {"org": org, "users": users})
 
 
 # --- users (org admins; regulators for any organisation) --------------------------------
+
+
+def _manages_users(user, org: Organisation) -> bool:
+    return user.role == Role.ADMIN and (user.is_regulator or org.pk == user.organisation_id)
 
 
 def _manageable_org(request: HttpRequest, org_pk: int | None) -> Organisation:
@@ -183,7 +192,7 @@ def _manageable_org(request: HttpRequest, org_pk: int | None) -> Organisation:
             raise Http404
         return user.organisation
     org = get_object_or_404(Organisation.objects.visible_to(user), pk=org_pk)
-    if not (user.role == Role.ADMIN and (user.is_regulator or org.pk == user.organisation_id)):
+    if not _manages_users(user, org):
         raise Http404
     return org
 

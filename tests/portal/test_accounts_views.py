@@ -88,6 +88,19 @@ def test_fiona_sees_alices_organisation_but_not_its_people(client_for, financial
     assert b"alice" not in page
 
 
+def test_a_viewer_does_not_see_colleagues_roles_2fa_or_last_login(
+    client_for, inst_alice, viewer_viola
+):
+    """Issue 16 item 8 (viewers see colleagues' details); 000 §二(一)5 least necessary: the
+    organisation's page shows its people only to a 管理员 who manages them."""
+    url = url_for("organisation_detail", inst_alice)
+    page = client_for(viewer_viola).get(url).content.decode()
+    assert 'data-testid="org-users"' not in page
+    assert "alice" not in page and "最近登录" not in page
+    admin_page = client_for(inst_alice).get(url).content.decode()
+    assert 'data-testid="org-users"' in admin_page and "viola" in admin_page
+
+
 def test_organisation_list_filters(client_for, regulator_rita, inst_alice, inst_bob, carrier_carol):
     client = client_for(regulator_rita)
 
