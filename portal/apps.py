@@ -5,3 +5,50 @@ class PortalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "portal"
     verbose_name = "平台基础"
+
+    def ready(self) -> None:
+        """The audit trail's summary labels for the shell's own events (auditlabels.py)."""
+        from .auditlabels import register_labels
+        from .models import LicenceCategory, OrgKind, Role
+
+        register_labels(
+            fields={
+                "reason": "原因",
+                "message": "结果",
+                "count": "数量",
+                "name": "名称",
+                "status": "状态",
+                "ip": "IP 地址",
+            }
+        )
+        register_labels(
+            "organisation",
+            fields={
+                "kind": "单位类型",
+                "name": "单位名称",
+                "credit_code": "统一社会信用代码",
+                "licence_category": "许可类别",
+                "province": "所在省份",
+                "contact_email": "联系邮箱",
+                "is_active": "启用",
+            },
+            values={
+                "kind": dict(OrgKind.choices),
+                "licence_category": dict(LicenceCategory.choices),
+            },
+        )
+        register_labels(
+            "user",
+            fields={"username": "用户名", "role": "角色", "is_active": "启用"},
+            values={"role": dict(Role.choices)},
+        )
+        register_labels(
+            "calendar",
+            fields={
+                "source": "来源",
+                "working_days": "工作日天数",
+                "replaced_days": "替换的天数",
+                "is_workday": "工作日",
+                "name": "说明",
+            },
+        )

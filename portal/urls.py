@@ -31,6 +31,7 @@ urlpatterns = [
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:pk>/", views.user_edit, name="user_edit"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("audit/<int:pk>/", views.audit_detail, name="audit_detail"),
     path("calendar/", views.calendar_index, name="calendar_index"),
     path("calendar/seed/", views.calendar_seed, name="calendar_seed"),
     path("calendar/upload/", views.calendar_upload, name="calendar_upload"),

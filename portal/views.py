@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar as pycalendar
 import datetime as dt
+import json
 import logging
 
 from django import forms
@@ -17,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import services as calendar_services
 from . import workdays
@@ -291,6 +292,18 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "portal/audit/list.html",
         {"page": paginate(request, qs, 50), "filters": filters, "actions": sorted(set(actions))},
     )
+
+
+@require_safe
+@login_required
+def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One event as recorded: its summary in Chinese and as the raw JSON the hash covers."""
+    require_kind(request, OrgKind.REGULATOR)
+    event = get_object_or_404(
+        AuditEvent.objects.visible_to(request.user).select_related("organisation"), pk=pk
+    )
+    raw = json.dumps(event.summary, ensure_ascii=False, indent=2, sort_keys=True)
+    return render(request, "portal/audit/detail.html", {"event": event, "raw": raw})
 
 
 # --- working-day calendar (regulators edit, everyone reads deadlines) --------------------

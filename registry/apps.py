@@ -18,6 +18,7 @@ class RegistryConfig(AppConfig):
 
         if any(panel.template == INSTITUTION_PANEL for panel in PANELS):
             return  # ready() ran already (test runners may call it twice)
+        _register_audit_labels()
         overseers = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
         register_panel(kinds=(OrgKind.INSTITUTION,), order=10, template=INSTITUTION_PANEL)(
             views.institution_panel
@@ -52,3 +53,66 @@ class RegistryConfig(AppConfig):
             url_name="registry_number_list",
             icon="telephone",
         )
+
+
+def _register_audit_labels() -> None:
+    """What registry's services put into audit summaries, in Chinese (portal/auditlabels.py)."""
+    from portal.auditlabels import register_labels
+
+    from .models import ImportMode, ImportStatus, NumberKindField, Purpose
+
+    period = {"valid_from": "合作起始日期", "valid_to": "合作截止日期"}
+    register_labels(
+        "number",
+        fields={
+            "number": "号码",
+            "kind": "号码类型",
+            "purpose": "用途",
+            "user": "使用单位",
+            "carrier": "电信运营商",
+            **period,
+            "shared": "多机构登记",
+            "ended": "终止的号码数",
+        },
+        values={"kind": dict(NumberKindField.choices), "purpose": dict(Purpose.choices)},
+    )
+    register_labels(
+        "partner",
+        fields={
+            "name": "合作单位名称",
+            "credit_code": "统一社会信用代码",
+            "kind": "委托类型",
+            "valid_from": "委托起始日期",
+            "valid_to": "委托截止日期",
+            "document_number": "委托书编号",
+        },
+        values={"kind": dict(Purpose.choices)},
+    )
+    register_labels(
+        "import",
+        fields={
+            "file": "文件",
+            "size": "大小（字节）",
+            "sha256": "SHA-256",
+            "mode": "导入方式",
+            "status": "状态",
+            "rows": "行数",
+            "errors": "错误行数",
+            "created": "新增",
+            "updated": "更新",
+            "unchanged": "未变",
+            "ended": "终止",
+        },
+        values={"mode": dict(ImportMode.choices), "status": dict(ImportStatus.choices)},
+    )
+    register_labels(
+        "retention",
+        fields={
+            "cutoff": "截止日期",
+            "retention_days": "保存期限（天）",
+            "import_jobs": "导入任务数",
+            "import_files": "删除的导入文件",
+            "error_reports": "删除的错误报告",
+            "bytes": "释放空间（字节）",
+        },
+    )
