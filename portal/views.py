@@ -74,6 +74,23 @@ def upcoming_deadlines(today: dt.date) -> dict:
     return context
 
 
+def sms_filing_check(text: str) -> dict:
+    """The 非应邀短信 filing deadline for a planned start day typed on the carrier's
+    dashboard: 5 working days before it (000 §二(二)3; domain.md, working days)."""
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        start = workdays.parse_iso_day(text)
+    except ValueError as exc:
+        return {"start_text": text, "error": str(exc)}
+    try:
+        due = workdays.sms_filing_deadline(start)
+    except workdays.CalendarYearMissing as exc:
+        return {"start": start, "error": exc.message}
+    return {"start": start, "due": due, "late": timezone.now() > due}
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -82,11 +99,13 @@ def home(request: HttpRequest) -> HttpResponse:
             return redirect("admin:index")
         raise Http404
     today = timezone.localdate()
-    context = {
-        "today": today,
-        "deadlines": upcoming_deadlines(today),
-        "panels": panels_for(request),
-    }
+    context = {"today": today, "panels": panels_for(request)}
+    # Each role sees its own deadlines: carriers report and file, the administration watches
+    # both; institutions and financial regulators have none of these (issue 10 §8).
+    if user.is_carrier or user.is_regulator:
+        context["deadlines"] = upcoming_deadlines(today)
+    if user.is_carrier:
+        context["sms"] = sms_filing_check(request.GET.get("sms_start", ""))
     if user.is_regulator:
         context["org_counts"] = {
             row["kind"]: row["n"]

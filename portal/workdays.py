@@ -15,6 +15,7 @@ fall due at 23:59:59 Asia/Shanghai of the last allowed working day:
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
@@ -35,6 +36,31 @@ HOLIDAY_NAMES = {
     "Mid-autumn Festival": "中秋节",
     "Anti-Fascist 70th Day": "抗战胜利纪念日",
 }
+
+
+def no_such_day(year: int, month: int, day: int) -> str | None:
+    """Why year-month-day is no date (in Chinese), or None when it is one: "2026-02-30" is
+    well written, so the answer names the day that does not exist, not the format."""
+    if not 1 <= year <= 9999:
+        return f"年份 {year} 无效"
+    if not 1 <= month <= 12:
+        return f"日期 {year}-{month:02d}-{day:02d} 不存在：月份应为 1–12"
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        return f"日期 {year}-{month:02d}-{day:02d} 不存在：{year} 年 {month} 月只有 {last} 天"
+    return None
+
+
+def parse_iso_day(text: str) -> dt.date:
+    """A date typed as 2026-03-01; a ValueError in Chinese otherwise."""
+    parts = text.strip().split("-")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise ValueError(f"日期“{text.strip()}”格式应为 2026-03-01")
+    year, month, day = map(int, parts)
+    problem = no_such_day(year, month, day)
+    if problem:
+        raise ValueError(problem)
+    return dt.date(year, month, day)
 
 
 class CalendarYearMissing(LookupError):

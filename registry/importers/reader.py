@@ -37,6 +37,8 @@ from typing import NamedTuple
 
 from python_calamine import CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
+from portal.workdays import no_such_day
+
 from .files import FileFormat, FileRejected
 
 __all__ = [
@@ -576,12 +578,21 @@ def parse_datetime(text: str) -> dt.datetime:
         if m:
             return _excel_serial(original, m.group(1), m.group(2))
         return dt.datetime.fromisoformat(s).replace(tzinfo=None)
+    except _NoSuchDay:
+        raise
     except (ValueError, OverflowError):
         raise _unrecognised(original) from None
 
 
+class _NoSuchDay(ValueError):
+    """Well written, but the day does not exist (2026-02-30): said as such."""
+
+
 def _build(y, mo, d, hh, mi, ss, us) -> dt.datetime:
     micro = int(us.ljust(6, "0")) if us else 0
+    problem = no_such_day(int(y), int(mo), int(d))
+    if problem:
+        raise _NoSuchDay(problem)
     return dt.datetime(  # noqa: DTZ001 - naive: spreadsheet local time
         int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0), micro
     )
@@ -589,5 +600,6 @@ def _build(y, mo, d, hh, mi, ss, us) -> dt.datetime:
 
 def parse_date(text: str) -> dt.date:
     """A date as written in a cell (any format of :func:`parse_datetime`; a time part is
-    ignored). Raises ValueError "日期格式无法识别：…" (also for dates that do not exist)."""
+    ignored). Raises ValueError "日期格式无法识别：…", or, for a well-written day that does
+    not exist, "日期 2026-02-30 不存在：2026 年 2 月只有 28 天"."""
     return parse_datetime(text).date()

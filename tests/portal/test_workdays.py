@@ -285,29 +285,29 @@ def test_next_quarterly_deadline_after_q4_needs_next_year():
     assert exc.value.year == 2027
 
 
-def test_dashboard_shows_the_next_deadline_on_today(client_for, inst_alice, time_machine):
+def test_dashboard_shows_the_next_deadline_on_today(client_for, carrier_carol, time_machine):
     """domain.md: show the deadline on every page; remind 3 working days before. On
     2026-06-10 the Q2 deadline 2026-06-23 is shown, not yet in the reminder window."""
     time_machine.move_to(dt.datetime(2026, 6, 10, 9, 0, tzinfo=SHANGHAI), tick=False)
-    page = client_for(inst_alice).get("/").content.decode()
+    page = client_for(carrier_carol).get("/").content.decode()
     assert "2026 年第 2 季度服务对象报送截止" in page
     assert "2026-06-23" in page
     assert "还有 13 天" in page
     assert "已进入最后 3 个工作日" not in page
 
 
-def test_dashboard_flags_the_last_three_working_days(client_for, inst_alice, time_machine):
+def test_dashboard_flags_the_last_three_working_days(client_for, carrier_carol, time_machine):
     """domain.md: remind 3 working days before 2026-06-23: 22, 18, 17 (Jun 19 端午 off)."""
     time_machine.move_to(dt.datetime(2026, 6, 17, 9, 0, tzinfo=SHANGHAI), tick=False)
-    page = client_for(inst_alice).get("/").content.decode()
+    page = client_for(carrier_carol).get("/").content.decode()
     assert "2026-06-23" in page
     assert "已进入最后 3 个工作日" in page
 
 
-def test_dashboard_says_when_next_year_is_missing(client_for, inst_alice, time_machine):
+def test_dashboard_says_when_next_year_is_missing(client_for, carrier_carol, time_machine):
     """domain.md: an uncovered year is an explicit error, shown where the deadline would be."""
     time_machine.move_to(dt.datetime(2026, 12, 28, 9, 0, tzinfo=SHANGHAI), tick=False)
-    page = client_for(inst_alice).get("/").content.decode()
+    page = client_for(carrier_carol).get("/").content.decode()
     assert "工作日历未包含 2027 年" in page
 
 

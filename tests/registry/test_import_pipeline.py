@@ -452,7 +452,7 @@ ROW_ERRORS = [
         id="end-before-start",
     ),
     pytest.param(
-        {"合作起始日期": "2026-02-30"}, "合作起始日期", "日期格式无法识别", id="no-such-day"
+        {"合作起始日期": "2026-02-30"}, "合作起始日期", "2026 年 2 月只有 28 天", id="no-such-day"
     ),
     pytest.param({"合作起始日期": ""}, "合作起始日期", "合作起始日期不能为空", id="start-empty"),
     pytest.param(
