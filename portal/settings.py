@@ -413,5 +413,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "INFO"},
+        # Signed audit checkpoints must reach the log whatever LOG_LEVEL says.
+        "portal.audit.checkpoint": {"level": "INFO"},
     },
 }
