@@ -285,10 +285,16 @@ class CheckpointUnreadable(Exception):
 
 
 def parse_checkpoint(text: str, *, where: str) -> dict:
+    """A checkpoint from its JSON; also from a whole JSON log line of logger
+    ``portal.audit.checkpoint`` or a whole backup manifest, as they are copied."""
     try:
         value = json.loads(text)
-    except ValueError:
+        if isinstance(value, dict) and value.get("logger") == checkpoint_log.name:
+            value = json.loads(value["message"])
+    except (ValueError, TypeError, KeyError):
         raise CheckpointUnreadable(f"{where}不是有效的 JSON 检查点") from None
+    if isinstance(value, dict) and isinstance(value.get("audit_checkpoint"), dict):
+        value = value["audit_checkpoint"]
     if not isinstance(value, dict):
         raise CheckpointUnreadable(f"{where}不是有效的 JSON 检查点")
     return value

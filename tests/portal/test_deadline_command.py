@@ -233,3 +233,23 @@ def test_verify_audit_reads_another_checkpoint_file(audit_tamper, tmp_path, sett
     audit_tamper.delete_newest(1)
     message = run_failing("verify_audit", "--checkpoint-file", str(copy))
     assert "少于" in message
+
+
+def test_verify_audit_takes_a_whole_log_line_or_manifest_as_the_checkpoint(audit_tamper, caplog):
+    """As they are copied: the JSON log line of ``portal.audit.checkpoint``, or a backup's
+    whole ``manifest.json``."""
+    from portal.logs import JsonFormatter
+
+    with transaction.atomic():
+        audit.record("test.first")
+    with caplog.at_level("INFO", logger="portal.audit.checkpoint"):
+        checkpoint = audit.write_checkpoint()
+    (entry,) = [r for r in caplog.records if r.name == "portal.audit.checkpoint"]
+    log_line = JsonFormatter().format(entry)
+    manifest = json.dumps({"format": 2, "audit_checkpoint": checkpoint})
+    audit_tamper.delete_newest(1)
+    for given in (log_line, manifest):
+        message = run_failing(
+            "verify_audit", "--checkpoint", given, "--checkpoint-file", "/nonexistent"
+        )
+        assert f"少于 {checkpoint['created_at']} 的检查点" in message
