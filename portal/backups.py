@@ -3,7 +3,8 @@
 One backup is one file, ``portal-YYYYMMDDTHHMMSSZ.tar`` (UTC), holding three parts:
 
 - ``manifest.json``: when, which database vendor, the row count of every table of the
-  project's apps, and the SHA-256 and size of the two other parts;
+  project's apps, a signed checkpoint of the audit trail in the backup (count and newest
+  hash, portal/audit.py), and the SHA-256 and size of the two other parts;
 - ``database.dump`` (PostgreSQL: ``pg_dump --format=custom``, taken in the same snapshot
   as the row counts) or ``database.sqlite3`` (SQLite's online backup API, consistent while
   the site runs);
@@ -11,10 +12,12 @@ One backup is one file, ``portal-YYYYMMDDTHHMMSSZ.tar`` (UTC), holding three par
 
 A restore first checks the whole backup (every SHA-256, ``pg_restore --list`` or SQLite's
 ``integrity_check``, the media archive's member names) and only then replaces the database
-and the media folder; afterwards it verifies the audit chain and compares the row counts
-with the manifest. The SHA-256s find a damaged or altered part; they do not authenticate
-the backup (whoever can rewrite a part can rewrite the manifest): keep backups where only
-operators can write.
+and the media folder; afterwards it verifies the audit chain against the manifest's
+checkpoint and compares the row counts with the manifest. The SHA-256s find a damaged or
+altered part; they do not authenticate the backup (whoever can rewrite a part can rewrite
+the manifest): keep backups where only operators can write. The checkpoint is signed with
+the audit key: a forged one is refused, and a trail in the dump that is shorter than it, or
+no longer holds its head, fails the restore.
 
 Passwords reach pg_dump/pg_restore in ``PGPASSWORD``, never on the command line.
 """
@@ -41,7 +44,8 @@ from django.db import DatabaseError, connection, transaction
 from . import audit
 from .errors import PortalError
 
-FORMAT = 1
+FORMAT = 2  # 2: the manifest holds the signed audit checkpoint (issue 16)
+AUDIT_TABLE = "portal_auditevent"
 PROJECT_APPS = ("portal", "registry", "filings", "oversight")
 MANIFEST = "manifest.json"
 MEDIA_PART = "media.tar.gz"
@@ -97,6 +101,19 @@ def _count(cursor, tables, existing, quote) -> dict[str, int]:
     return counts
 
 
+def _audit_head(cursor, existing) -> tuple[int, int | None, str]:
+    """(count, newest id, newest hash) of the audit trail, from any DB-API cursor (Django's
+    or sqlite3's), in the cursor's snapshot."""
+    if AUDIT_TABLE not in existing:
+        return 0, None, audit.GENESIS
+    cursor.execute(
+        f"SELECT COUNT(*), (SELECT id FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1),"  # noqa: S608 - our table
+        f" (SELECT hash FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1) FROM {AUDIT_TABLE}"
+    )
+    count, head_id, head = cursor.fetchone()
+    return count, head_id, head or audit.GENESIS
+
+
 def _live_counts(tables) -> dict[str, int]:
     with connection.cursor() as cursor:
         existing = set(connection.introspection.table_names(cursor))
@@ -147,8 +164,9 @@ def _database_errors(what: str) -> Iterator[None]:
         raise BackupError(f"{what}失败，数据库出错：{exc}", code="database") from exc
 
 
-def _pg_dump(path: Path, tables: list[str]) -> dict[str, int]:
-    """pg_dump in the snapshot the row counts were taken in, so they describe the dump."""
+def _pg_dump(path: Path, tables: list[str]) -> tuple[dict[str, int], tuple]:
+    """pg_dump in the snapshot the row counts and the audit head were taken in, so they
+    describe the dump."""
     db = settings.DATABASES["default"]
     args, env = _pg_command("pg_dump", db)
     args += ["--format=custom", "--file", str(path), "--dbname", str(db["NAME"])]
@@ -158,16 +176,18 @@ def _pg_dump(path: Path, tables: list[str]) -> dict[str, int]:
         cursor.execute("SELECT 1")
     if connection.in_atomic_block:  # called inside a transaction: no snapshot of our own
         counts = _live_counts(tables)
+        head = audit.chain_head()
         _run(args, env, "pg_dump 备份数据库")
-        return counts
+        return counts, head
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         cursor.execute("SELECT pg_export_snapshot()")
         snapshot = cursor.fetchone()[0]
         existing = set(connection.introspection.table_names(cursor))
         counts = _count(cursor, tables, existing, connection.ops.quote_name)
+        head = _audit_head(cursor, existing)
         _run([*args, "--snapshot", snapshot], env, "pg_dump 备份数据库")
-    return counts
+    return counts, head
 
 
 def _pg_list(path: Path) -> int:
@@ -207,17 +227,19 @@ def _pg_restore(path: Path) -> None:
 # --- SQLite ----------------------------------------------------------------------------
 
 
-def _sqlite_counts(path: Path, tables: list[str]) -> dict[str, int]:
+def _sqlite_counts(path: Path, tables: list[str]) -> tuple[dict[str, int], tuple]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         cursor = db.cursor()
         existing = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master")}
-        return _count(cursor, tables, existing, lambda name: f'"{name}"')
+        return _count(cursor, tables, existing, lambda name: f'"{name}"'), _audit_head(
+            cursor, existing
+        )
     finally:
         db.close()
 
 
-def _sqlite_copy(path: Path, tables: list[str]) -> dict[str, int]:
+def _sqlite_copy(path: Path, tables: list[str]) -> tuple[dict[str, int], tuple]:
     """SQLite's online backup of the live database (also the in-memory test database)."""
     connection.ensure_connection()
     target = sqlite3.connect(path)
@@ -351,15 +373,19 @@ def backup_create(*, directory: Path | None = None, now: dt.datetime | None = No
     ):
         work = Path(work)
         if vendor == "postgresql":
-            counts = _pg_dump(work / database_part, tables)
+            counts, (audit_count, head_id, head) = _pg_dump(work / database_part, tables)
         else:
-            counts = _sqlite_copy(work / database_part, tables)
+            counts, (audit_count, head_id, head) = _sqlite_copy(work / database_part, tables)
+        checkpoint = audit.sign_checkpoint(
+            count=audit_count, head_id=head_id, head=head, reason="backup"
+        )
         media_files = _media_archive(work / MEDIA_PART)
         manifest = {
             "format": FORMAT,
             "created_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "database": {"vendor": vendor, "name": str(settings.DATABASES["default"]["NAME"])},
             "row_counts": counts,
+            "audit_checkpoint": checkpoint,
             "media_files": media_files,
             "parts": {
                 name: {"sha256": _sha256(work / name), "bytes": (work / name).stat().st_size}
@@ -367,6 +393,9 @@ def backup_create(*, directory: Path | None = None, now: dt.datetime | None = No
             },
         }
         (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+        # Also outside the backup: the checkpoint file and the log (before the backup is
+        # final, so a checkpoint file that cannot be written fails the backup loudly).
+        audit.publish_checkpoint(checkpoint)
         try:
             # Owner-only: a backup holds personal data and password hashes.
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -399,8 +428,19 @@ def _read_manifest(tar: tarfile.TarFile) -> dict:
             raise TypeError("row_counts")
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise BackupError("备份中缺少清单 manifest.json 或清单不完整", code="corrupt") from exc
+    if manifest.get("format") == 1:
+        raise BackupError(
+            "这是格式 1 的备份（审计日志启用密钥签名之前的版本所做）：请用生成它的版本恢复，"
+            "再升级（migrate）",
+            code="format",
+        )
     if manifest.get("format") != FORMAT:
         raise BackupError(f"不认识的备份格式版本：{manifest.get('format')!r}", code="corrupt")
+    if "audit_checkpoint" not in manifest:
+        raise BackupError("备份清单中缺少审计日志检查点 audit_checkpoint", code="checkpoint")
+    problem = audit.checkpoint_problem(manifest["audit_checkpoint"])
+    if problem:
+        raise BackupError(f"备份清单中的审计日志检查点不可信：{problem}", code="checkpoint")
     if vendor not in DATABASE_PART or set(parts) != {DATABASE_PART[vendor], MEDIA_PART}:
         raise BackupError("备份清单列出的组成部分不正确", code="corrupt")
     return manifest
@@ -441,7 +481,7 @@ def _verified(path: Path) -> Iterator[tuple[dict, Path, dict]]:
             ) from exc
         vendor = manifest["database"]["vendor"]
         database_part = work / DATABASE_PART[vendor]
-        checked = {"sha256": "ok"}
+        checked = {"sha256": "ok", "audit_checkpoint": "ok"}
         if vendor == "postgresql":
             checked["pg_restore_list"] = _pg_list(database_part)
         else:
@@ -486,7 +526,7 @@ def backup_restore(path: Path) -> dict:
         else:
             _sqlite_restore(work / DATABASE_PART[vendor])
         _media_restore(work / MEDIA_PART)
-        chain = audit.verify_chain()
+        chain = audit.verify_chain([manifest["audit_checkpoint"]])
         expected = manifest["row_counts"]
         restored = _live_counts(expected)
     differs = {
@@ -494,10 +534,7 @@ def backup_restore(path: Path) -> dict:
         for table, count in expected.items()
         if restored.get(table) != count
     }
-    if chain.ok:
-        verify = f"OK：审计日志哈希链完整，共 {chain.checked} 条"
-    else:
-        verify = f"BROKEN：第 {chain.broken_id} 号审计记录处链条断裂：{chain.reason}"
+    verify = chain.describe()
     ok = chain.ok and not differs
     result = {
         "status": "ok" if ok else "failed",
@@ -511,7 +548,7 @@ def backup_restore(path: Path) -> dict:
     }
     if not ok:
         result["message"] = "恢复后核对未通过：" + "；".join(
-            ([] if chain.ok else ["审计日志哈希链断裂"])
+            ([] if chain.ok else [f"审计日志校验未通过：{chain.reason}"])
             + [f"{t} 行数 {d['restored']}，备份中为 {d['backup']}" for t, d in differs.items()]
         )
     return result

@@ -244,7 +244,8 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """Insert-only, hash-chained. The database refuses UPDATE and DELETE (triggers)."""
+    """Insert-only, hash-chained (HMAC under a key from the environment; portal/audit.py).
+    The database refuses UPDATE and DELETE (triggers)."""
 
     created_at = models.DateTimeField("时间", db_index=True)
     actor = models.ForeignKey(
@@ -262,6 +263,14 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField("IP 地址", null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # "sha256": unkeyed, written before the chain was keyed (issue 16); else the HMAC and
+    # the id of its key (the key itself is in the environment, never here).
+    hash_scheme = models.CharField(
+        "哈希算法",
+        max_length=16,
+        choices=[("sha256", "SHA-256（早期记录，未加密钥）"), ("hmac-sha256", "HMAC-SHA256")],
+    )
+    key_id = models.CharField("密钥编号", max_length=16, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 

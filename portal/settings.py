@@ -2,12 +2,13 @@
 
 Embedded default: SQLite in ``var/``, Celery on kombu's SQLAlchemy transport over a SQLite
 file (no broker server), media in ``var/media``. Production sets ``DATABASE_URL``,
-``CELERY_BROKER_URL``, ``SECRET_KEY``, ``DEBUG=0`` and ``ALLOWED_HOSTS``.
+``CELERY_BROKER_URL``, ``SECRET_KEY``, ``AUDIT_HMAC_KEY``, ``DEBUG=0`` and ``ALLOWED_HOSTS``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -94,6 +95,61 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("生产环境必须设置 SECRET_KEY 环境变量")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"  # noqa: S105
+
+AUDIT_KEY_MIN_LENGTH = 32
+DEV_AUDIT_HMAC_KEY = "dev-only-insecure-audit-key-do-not-use-in-production-0123456789"  # noqa: S105
+
+
+def audit_hmac_keys(
+    key: str, key_id: str, old_keys: str, *, debug: bool
+) -> tuple[str, dict[str, str]]:
+    """The audit chain's HMAC keys (portal/audit.py), from the environment only, never the
+    database: ``AUDIT_HMAC_KEY`` signs new events and checkpoints under ``AUDIT_HMAC_KEY_ID``;
+    ``AUDIT_HMAC_OLD_KEYS`` (``id:key,id:key``, oldest first) keeps retired keys for
+    verifying what they signed. Returns (current id, {id: key} oldest first)."""
+    if not key:
+        if not debug:
+            raise ImproperlyConfigured(
+                "生产环境必须设置 AUDIT_HMAC_KEY 环境变量（审计日志哈希链的密钥，不存数据库）"
+            )
+        key, key_id = DEV_AUDIT_HMAC_KEY, "dev"
+    key_id = key_id or "1"
+    keys: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in old_keys.split(","))):
+        old_id, colon, old_key = item.partition(":")
+        if not colon or not old_id.strip() or not old_key.strip():
+            raise ImproperlyConfigured(
+                "AUDIT_HMAC_OLD_KEYS 的格式应为“编号:密钥,编号:密钥”（从最早的密钥起）"
+            )
+        keys[old_id.strip()] = old_key.strip()
+    if key_id in keys:
+        raise ImproperlyConfigured(
+            f"AUDIT_HMAC_KEY_ID“{key_id}”已在 AUDIT_HMAC_OLD_KEYS 中：轮换时请换一个新编号"
+        )
+    keys[key_id] = key
+    for name, value in keys.items():
+        if not debug and len(value) < AUDIT_KEY_MIN_LENGTH:
+            raise ImproperlyConfigured(
+                f"审计日志密钥“{name}”太短（AUDIT_HMAC_KEY / AUDIT_HMAC_OLD_KEYS 至少 "
+                f"{AUDIT_KEY_MIN_LENGTH} 个字符）"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", name):
+            raise ImproperlyConfigured(
+                f"审计日志密钥编号“{name}”只能含字母、数字、- 和 _，至多 16 个字符"
+            )
+    return key_id, keys
+
+
+AUDIT_HMAC_KEY_ID, AUDIT_HMAC_KEYS = audit_hmac_keys(
+    os.environ.get("AUDIT_HMAC_KEY", ""),
+    os.environ.get("AUDIT_HMAC_KEY_ID", ""),
+    os.environ.get("AUDIT_HMAC_OLD_KEYS", ""),
+    debug=DEBUG,
+)
+# Signed checkpoints of the audit trail, one JSON line each, appended (portal/audit.py).
+AUDIT_CHECKPOINT_FILE = Path(
+    os.environ.get("AUDIT_CHECKPOINT_FILE") or VAR_DIR / "audit-checkpoints.jsonl"
+)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -329,6 +385,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.purge_expired_imports",
         "schedule": 24 * 3600,
     },
+    # Daily signed checkpoint of the audit trail (file and log), after verifying it.
+    "audit-checkpoint": {
+        "task": "portal.tasks.write_audit_checkpoint",
+        "schedule": 24 * 3600,
+    },
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
@@ -352,5 +413,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "INFO"},
+        # Signed audit checkpoints must reach the log whatever LOG_LEVEL says.
+        "portal.audit.checkpoint": {"level": "INFO"},
     },
 }

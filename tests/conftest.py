@@ -35,6 +35,13 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _audit_checkpoint_file(settings, tmp_path):
+    """Each test its own audit checkpoint file (``AUDIT_CHECKPOINT_FILE``): checkpoints of
+    another test's database would not describe this one's trail."""
+    settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.jsonl"
+
+
 def _ensure_calendar() -> None:
     from portal.models import CalendarYear
     from portal.services import calendar_load_year

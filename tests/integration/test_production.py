@@ -70,6 +70,10 @@ def prod_env(tmp_path, settings):
         "CONN_MAX_AGE": "0",
         "DEBUG": "0",
         "SECRET_KEY": "integration-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        # The test process verifies the chain the workers extend: the same audit key.
+        "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEYS[settings.AUDIT_HMAC_KEY_ID],
+        "AUDIT_HMAC_KEY_ID": settings.AUDIT_HMAC_KEY_ID,
+        "AUDIT_CHECKPOINT_FILE": str(settings.AUDIT_CHECKPOINT_FILE),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "MEDIA_ROOT": str(media),
         "STATIC_ROOT": str(tmp_path / "static"),

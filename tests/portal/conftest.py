@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from contextlib import contextmanager
 
@@ -78,6 +79,42 @@ class AuditTamper:
     def delete(self, pk: int) -> None:
         with _audit_triggers_off(), connection.cursor() as cursor:
             cursor.execute("DELETE FROM portal_auditevent WHERE id = %s", [pk])
+
+    def delete_newest(self, count: int | None = None) -> None:
+        """Cut the trail's tail: the newest ``count`` rows, or every row (``None``)."""
+        from portal.models import AuditEvent
+
+        ids = list(AuditEvent.objects.order_by("-id").values_list("id", flat=True))
+        doomed = ids if count is None else ids[:count]
+        with _audit_triggers_off(), connection.cursor() as cursor:
+            for pk in doomed:
+                cursor.execute("DELETE FROM portal_auditevent WHERE id = %s", [pk])
+
+    def rehash_from(self, pk: int, *, downgrade: bool = False, only_legacy: bool = False) -> None:
+        """Recompute every hash from event ``pk`` on, with plain SHA-256 as the old
+        ``compute_hash`` did: what anyone with the code but without the key can do.
+        ``downgrade`` also marks the rows as unkeyed legacy rows; ``only_legacy`` stops at
+        the first keyed row (whose MAC the attacker cannot make)."""
+        from portal import audit
+        from portal.models import AuditEvent
+
+        previous = (
+            AuditEvent.objects.filter(id__lt=pk).order_by("-id").values_list("hash", flat=True)
+        ).first() or audit.GENESIS
+        with _audit_triggers_off(), connection.cursor() as cursor:
+            for event in AuditEvent.objects.filter(id__gte=pk).order_by("id"):
+                if only_legacy and event.hash_scheme != audit.LEGACY_SCHEME:
+                    break
+                if downgrade:
+                    event.hash_scheme, event.key_id = audit.LEGACY_SCHEME, ""
+                event.prev_hash = previous
+                event.hash = hashlib.sha256(audit._canonical(event)).hexdigest()
+                cursor.execute(
+                    "UPDATE portal_auditevent SET prev_hash = %s, hash = %s, hash_scheme = %s,"
+                    " key_id = %s WHERE id = %s",
+                    [event.prev_hash, event.hash, event.hash_scheme, event.key_id, event.pk],
+                )
+                previous = event.hash
 
 
 @pytest.fixture

@@ -5,7 +5,16 @@ of regulatory state writes its AuditEvent inside the service's transaction)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib
 import json
+import logging
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -15,11 +24,13 @@ from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 
 from portal import audit
+from portal.logs import JsonFormatter
 from portal.models import AuditEvent
 from portal.services import workday_set
 from portal.workdays import SHANGHAI
 
 pytestmark = pytest.mark.django_db
+DEV_KEY = "dev-only-insecure-audit-key-do-not-use-in-production-0123456789"
 
 
 def three_events() -> list[AuditEvent]:
@@ -100,10 +111,309 @@ def test_deleting_a_middle_row_is_detected_at_the_following_row(audit_tamper):
 
 def test_deleting_the_last_row_is_not_detectable_by_the_chain_alone(audit_tamper):
     """A hash chain cannot see its own tail cut off: documented limit, not a bug. (The
-    trigger is what stops it; an external anchor of the latest hash would catch it.)"""
+    trigger is what stops it; the signed checkpoints below are the external anchor that
+    catches it.)"""
     *_, third = three_events()
     audit_tamper.delete(third.pk)
+    assert audit.verify_chain(checkpoints=[]).ok
+
+
+# --- the keyed chain and its checkpoints (issue 16 item 7) -----------------------------------
+
+
+def test_recomputing_every_hash_with_plain_sha256_is_detected(audit_tamper):
+    """Issue 16 item 7, repro: with the triggers dropped, anyone who can write the database
+    edited a row and recomputed every hash from it on with ``hashlib.sha256`` (the old
+    ``compute_hash`` needed no secret), and the chain verified. The chain is an HMAC now,
+    keyed with ``AUDIT_HMAC_KEY`` from the environment: without the key the hashes do not
+    verify."""
+    first, second, third = three_events()
+    audit_tamper.set_summary(second.pk, json.dumps({"n": 200}))
+    audit_tamper.rehash_from(second.pk)
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.broken_id == second.pk
+    assert report.reason == "记录内容与哈希不一致（记录被修改）"
+
+
+def test_recomputing_every_hash_as_unkeyed_legacy_rows_is_detected(audit_tamper):
+    """Issue 16 item 7: the attacker also marks the rewritten rows as legacy (unkeyed)
+    SHA-256 rows. A keyed chain never turns unkeyed again, and its newest event is always
+    keyed, so this is found too: here at the first downgraded row."""
+    first, second, third = three_events()
+    audit_tamper.set_summary(second.pk, json.dumps({"n": 200}))
+    audit_tamper.rehash_from(second.pk, downgrade=True)
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.broken_id == second.pk
+    assert "未加密钥" in report.reason
+
+
+def test_rewriting_the_whole_trail_as_legacy_rows_is_detected(audit_tamper):
+    """Issue 16 item 7: every row rewritten as an unkeyed SHA-256 row, from the first: no
+    downgrade to see, but the newest event of the trail is not keyed (every event this
+    release writes is)."""
+    three_events()
+    first = AuditEvent.objects.order_by("id").first()
+    audit_tamper.rehash_from(first.pk, downgrade=True)
+    report = audit.verify_chain(checkpoints=[])
+    assert not report.ok
+    assert "最新一条记录未加密钥" in report.reason
+
+
+def test_events_are_keyed_with_the_current_key(settings):
+    """Issue 16 item 7: each event names its scheme and key (the key itself stays in the
+    environment), and its hash is an HMAC, not a plain SHA-256."""
+    event = three_events()[0]
+    assert event.hash_scheme == audit.HMAC_SCHEME
+    assert event.key_id == settings.AUDIT_HMAC_KEY_ID
+    assert event.hash != hashlib.sha256(audit._canonical(event)).hexdigest()
+    assert settings.AUDIT_HMAC_KEYS[event.key_id] not in json.dumps(
+        list(AuditEvent.objects.values()), default=str
+    )
+
+
+def test_events_under_a_rotated_key_still_verify(settings):
+    """README "Audit trail": rotation keeps the old key for verification
+    (``AUDIT_HMAC_OLD_KEYS``); new events are keyed with the new one."""
+    old = three_events()[0]
+    settings.AUDIT_HMAC_KEYS = {**settings.AUDIT_HMAC_KEYS, "k2": "second-key-" + "x" * 40}
+    settings.AUDIT_HMAC_KEY_ID = "k2"
+    new = three_events()[0]
+    assert (old.key_id, new.key_id) == ("dev", "k2")
     assert audit.verify_chain().ok
+
+    settings.AUDIT_HMAC_KEYS = {"k2": settings.AUDIT_HMAC_KEYS["k2"]}
+    report = audit.verify_chain()
+    assert not report.ok
+    assert "密钥“dev”未配置" in report.reason
+
+
+def test_an_event_under_a_retired_key_after_a_newer_one_is_reported(settings, audit_tamper):
+    """A retired key may sign only events older than the first event of its successor: a
+    leaked old key cannot add events to the end of the trail."""
+    old_key = settings.AUDIT_HMAC_KEYS["dev"]
+    settings.AUDIT_HMAC_KEYS = {"dev": old_key, "k2": "second-key-" + "x" * 40}
+    settings.AUDIT_HMAC_KEY_ID = "k2"
+    three_events()
+    settings.AUDIT_HMAC_KEY_ID = "dev"  # someone holding only the old key appends one
+    forged = three_events()[0]
+    settings.AUDIT_HMAC_KEY_ID = "k2"
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.broken_id == forged.pk
+    assert "已被更新的密钥取代" in report.reason
+
+
+def legacy_trail(audit_tamper, count: int = 3) -> list[AuditEvent]:
+    """A trail as an older release left it: unkeyed SHA-256 rows from the genesis."""
+    audit_tamper.delete_newest()
+    with transaction.atomic():
+        events = [audit.record(f"test.legacy{n}", summary={"n": n}) for n in range(count)]
+    audit_tamper.rehash_from(events[0].pk, downgrade=True)
+    return list(AuditEvent.objects.order_by("id"))
+
+
+def test_legacy_sha256_rows_verify_as_before_under_the_first_keyed_event(audit_tamper):
+    """Issue 16 item 7: history is never rewritten. Rows an older release hashed with plain
+    SHA-256 verify as before; the first keyed event MACs the legacy head (its ``prev_hash``
+    is inside the HMAC), so the legacy part is under the key too."""
+    legacy = legacy_trail(audit_tamper)
+    assert {e.hash_scheme for e in legacy} == {audit.LEGACY_SCHEME}
+    assert legacy[1].hash == hashlib.sha256(audit._canonical(legacy[1])).hexdigest()
+    with transaction.atomic():
+        keyed = audit.record("test.keyed")
+    assert keyed.prev_hash == legacy[-1].hash
+    assert audit.verify_chain().ok
+
+    # Edit a legacy row and recompute the legacy part: the first keyed event no longer
+    # links, and its MAC cannot be recomputed without the key.
+    audit_tamper.set_summary(legacy[1].pk, json.dumps({"n": 100}))
+    audit_tamper.rehash_from(legacy[1].pk, only_legacy=True)
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.broken_id == keyed.pk
+
+
+def test_the_migration_seals_a_legacy_trail_with_a_keyed_event(audit_tamper):
+    """Migration 0005: a database whose trail an older release wrote gets one keyed event
+    (``audit.keyed``) at once, so the legacy head is MACed before anyone can touch it; an
+    empty trail (a new installation) gets none."""
+    from django.apps import apps
+
+    migration = importlib.import_module("portal.migrations.0005_audit_hmac")
+    legacy = legacy_trail(audit_tamper)
+    assert not audit.verify_chain(checkpoints=[]).ok  # newest event unkeyed
+    migration.seal_legacy_trail(apps, None)
+    seal = AuditEvent.objects.order_by("-id").first()
+    assert seal.action == "audit.keyed"
+    assert seal.prev_hash == legacy[-1].hash
+    assert seal.summary == {"legacy_events": 3, "legacy_head": legacy[-1].hash}
+    assert audit.verify_chain(checkpoints=[]).ok
+
+    audit_tamper.delete_newest()
+    migration.seal_legacy_trail(apps, None)
+    assert not AuditEvent.objects.exists()
+
+
+def test_migrating_a_sqlite_database_keeps_its_insert_only_triggers(tmp_path):
+    """Migration 0005 rebuilds the SQLite table (a NOT NULL column), which drops its
+    triggers; it creates them again. (The test database cannot show it: tests/conftest.py
+    recreates the triggers before every test.)"""
+    database = tmp_path / "migrated.sqlite3"
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env["DATABASE_URL"] = f"sqlite:///{database}"
+    result = subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", "migrate", "-v0", "portal"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    db = sqlite3.connect(database)
+    try:
+        triggers = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+    finally:
+        db.close()
+    assert {"audit_no_update", "audit_no_delete"} <= triggers
+
+
+def test_a_checkpoint_is_signed_count_and_head(settings):
+    """Issue 16 item 7: a checkpoint is the trail's length and newest hash, signed with the
+    key (as a Certificate Transparency log signs its tree heads)."""
+    *_, third = three_events()
+    checkpoint = audit.write_checkpoint(reason="manual")
+    assert checkpoint["count"] == AuditEvent.objects.count()
+    assert (checkpoint["head_id"], checkpoint["head"]) == (third.pk, third.hash)
+    assert checkpoint["key"] == settings.AUDIT_HMAC_KEY_ID
+    assert re.fullmatch(r"[0-9a-f]{64}", checkpoint["mac"])
+    assert audit.checkpoint_problem(checkpoint) is None
+    lines = settings.AUDIT_CHECKPOINT_FILE.read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [checkpoint]
+    assert audit.read_checkpoints() == [checkpoint]
+
+
+def test_deleting_the_newest_50_rows_is_shorter_than_the_checkpoint(audit_tamper):
+    """Issue 16 item 7, repro: deleting the newest 50 rows still verified "OK". The trail
+    is now shorter than its last checkpoint, and that is reported."""
+    with transaction.atomic():
+        for n in range(60):
+            audit.record("test.many", summary={"n": n})
+    checkpoint = audit.write_checkpoint()
+    audit_tamper.delete_newest(50)
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.broken_id is None
+    assert report.checked == checkpoint["count"] - 50
+    assert report.reason == (
+        f"审计日志只有 {checkpoint['count'] - 50} 条，少于 {checkpoint['created_at']} 的检查点"
+        f"记录的 {checkpoint['count']} 条（记录被删除）"
+    )
+
+
+def test_deleting_every_row_is_shorter_than_the_checkpoint(audit_tamper):
+    """Issue 16 item 7, repro: deleting every row still verified "OK" (an empty trail)."""
+    three_events()
+    checkpoint = audit.write_checkpoint()
+    audit_tamper.delete_newest()
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.checked == 0
+    assert f"少于 {checkpoint['created_at']} 的检查点记录的 {checkpoint['count']} 条" in (
+        report.reason
+    )
+
+
+def test_a_checkpoint_head_that_is_no_longer_in_the_chain_is_reported(audit_tamper):
+    """Issue 16 item 7: the newest rows replaced by as many new ones (the trail is as long
+    as the checkpoint says, the chain links): the checkpoint's head is not in the chain."""
+    three_events()
+    checkpoint = audit.write_checkpoint()
+    audit_tamper.delete_newest(2)
+    three_events()
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.reason == (
+        f"{checkpoint['created_at']} 的检查点记录的第 {checkpoint['count']} 条的哈希不在"
+        "链中（记录被改写）"
+    )
+
+
+@pytest.mark.parametrize("field", ["count", "head", "created_at", "key", "mac"])
+def test_a_forged_checkpoint_is_reported(settings, field):
+    """Issue 16 item 7: a checkpoint is signed, so one written or altered without the key
+    is found (and never accepted as the trail's length)."""
+    three_events()
+    checkpoint = audit.write_checkpoint()
+    forged = dict(checkpoint)
+    forged[field] = {
+        "count": checkpoint["count"] - 1,
+        "head": "f" * 64,
+        "created_at": "2030-01-01T00:00:00Z",
+        "key": "other",
+        "mac": "0" * 64,
+    }[field]
+    report = audit.verify_chain(checkpoints=[forged])
+    assert not report.ok
+    assert "检查点" in report.reason
+    assert ("签名不符" in report.reason) or ("密钥“other”未配置" in report.reason)
+
+
+def test_a_checkpoint_signed_with_another_key_is_reported(settings):
+    three_events()
+    settings.AUDIT_HMAC_KEYS = {**settings.AUDIT_HMAC_KEYS, "dev": "not-the-real-key-" + "y" * 40}
+    forged = audit.write_checkpoint()
+    settings.AUDIT_HMAC_KEYS = {**settings.AUDIT_HMAC_KEYS, "dev": DEV_KEY}
+    assert audit.read_checkpoints() == [forged]
+    report = audit.verify_chain()
+    assert not report.ok
+    assert "签名不符" in report.reason
+
+
+def test_checkpoints_from_the_file_are_all_checked(audit_tamper, settings):
+    """verify_audit reads the checkpoint file (``AUDIT_CHECKPOINT_FILE``): an older
+    checkpoint still catches a tail cut before a newer one was written."""
+    with transaction.atomic():
+        for n in range(5):
+            audit.record("test.many", summary={"n": n})
+    older = audit.write_checkpoint()
+    audit_tamper.delete_newest(3)
+    newer = audit.write_checkpoint()
+    assert newer["count"] == older["count"] - 3
+    report = audit.verify_chain()
+    assert not report.ok
+    assert f"少于 {older['created_at']} 的检查点" in report.reason
+
+
+def test_a_damaged_checkpoint_file_line_is_reported(settings):
+    three_events()
+    audit.write_checkpoint()
+    with open(settings.AUDIT_CHECKPOINT_FILE, "a") as fh:
+        fh.write("{not json\n")
+    report = audit.verify_chain()
+    assert not report.ok
+    assert "第 2 行" in report.reason
+
+
+def test_a_checkpoint_is_logged_as_one_json_line(caplog):
+    """Issue 16 item 7: every checkpoint goes to the log (logger
+    ``portal.audit.checkpoint``), which leaves the machine with the rest of the JSON log;
+    the message is the checkpoint itself, ready for ``verify_audit --checkpoint``."""
+    three_events()
+    with caplog.at_level(logging.INFO, logger="portal.audit.checkpoint"):
+        checkpoint = audit.write_checkpoint()
+    (entry,) = [r for r in caplog.records if r.name == "portal.audit.checkpoint"]
+    line = json.loads(JsonFormatter().format(entry))
+    assert line["logger"] == "portal.audit.checkpoint"
+    assert line["level"] == "INFO"
+    assert json.loads(line["message"]) == checkpoint
 
 
 # --- insert-only ------------------------------------------------------------------------------

@@ -135,6 +135,14 @@ def test_backup_wipe_restore_brings_everything_back(registry_data, settings, tmp
     assert manifest["row_counts"] == before["counts"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created_at"])
     assert all(re.fullmatch(r"[0-9a-f]{64}", p["sha256"]) for p in manifest["parts"].values())
+    # Issue 16 item 7: the manifest holds a signed checkpoint of the trail it backs up,
+    # which also went to the checkpoint file (and the JSON log).
+    checkpoint = manifest["audit_checkpoint"]
+    last = AuditEvent.objects.order_by("-id").first()
+    assert (checkpoint["count"], checkpoint["head"]) == (AuditEvent.objects.count(), last.hash)
+    assert checkpoint["reason"] == "backup"
+    assert audit.checkpoint_problem(checkpoint) is None
+    assert audit.read_checkpoints() == [checkpoint]
 
     wipe_database()
     shutil.rmtree(media)
@@ -145,6 +153,7 @@ def test_backup_wipe_restore_brings_everything_back(registry_data, settings, tmp
     assert err == ""
     assert out["status"] == "ok"
     assert out["verify_audit"].startswith("OK")
+    assert "与 1 个检查点一致" in out["verify_audit"]
     assert out["row_counts"] == "OK"
 
     assert state() == before
@@ -188,13 +197,17 @@ def test_restore_check_reads_a_good_backup_and_changes_nothing(registry_data, tm
     assert state() == after
 
 
-def _rewrite(path: Path, target: Path, *, media: bytes | None = None) -> Path:
-    """Copy a backup, swapping the media part for other bytes (the manifest is kept)."""
+def _rewrite(
+    path: Path, target: Path, *, media: bytes | None = None, manifest: dict | None = None
+) -> Path:
+    """Copy a backup, swapping the media part or the manifest for others."""
     with tarfile.open(path) as src, tarfile.open(target, "w") as dst:
         for member in src.getmembers():
             data = src.extractfile(member).read()
             if member.name == "media.tar.gz" and media is not None:
                 data = media
+            if member.name == "manifest.json" and manifest is not None:
+                data = json.dumps(manifest).encode()
             member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
     return target
@@ -274,3 +287,59 @@ def test_the_password_goes_to_pg_dump_in_the_environment_never_on_the_command_li
     ]
     assert not any("s3cret" in arg for arg in args)
     assert (env["PGPASSWORD"], env["PGSSLMODE"]) == ("s3cret-Pw!", "require")
+
+
+def _manifest(path: Path) -> dict:
+    with tarfile.open(path) as tar:
+        return json.load(tar.extractfile("manifest.json"))
+
+
+def test_restore_checks_the_trail_against_the_manifest_checkpoint(registry_data, tmp_path):
+    """Issue 16 item 7: restore verifies the restored trail against the checkpoint in the
+    manifest. A dump whose trail is shorter than the manifest's (genuinely signed)
+    checkpoint says: here the checkpoint of a later state, put into the older backup."""
+    code, out, _ = cli("backup", "--dir", tmp_path / "backups")
+    assert code == 0, out
+    good = Path(out["file"])
+    import_register(registry_data, tmp_path / "later.csv", ["13800138005"])
+    later = audit.write_checkpoint()
+    manifest = _manifest(good)
+    assert later["count"] > manifest["audit_checkpoint"]["count"]
+    swapped = _rewrite(
+        good, tmp_path / "swapped.tar", manifest={**manifest, "audit_checkpoint": later}
+    )
+
+    code, result, err = cli("restore", swapped)
+    assert code == 1
+    assert result["status"] == "failed"
+    assert result["verify_audit"].startswith("BROKEN：审计日志只有")
+    assert "审计日志校验未通过" in result["message"]
+
+
+def test_a_forged_or_missing_manifest_checkpoint_is_refused_before_restoring(
+    registry_data, tmp_path
+):
+    """Issue 16 item 7: ``restore --check`` and ``restore`` check the manifest checkpoint's
+    signature first; a forged one (or none) is refused and nothing is restored."""
+    code, out, _ = cli("backup", "--dir", tmp_path / "backups")
+    assert code == 0, out
+    good = Path(out["file"])
+    code, checked, _ = cli("restore", "--check", good)
+    assert code == 0, checked
+    assert checked["audit_checkpoint"] == "ok"
+
+    manifest = _manifest(good)
+    forged = {**manifest["audit_checkpoint"], "count": 1}
+    cases = {
+        "forged": {**manifest, "audit_checkpoint": forged},
+        "missing": {k: v for k, v in manifest.items() if k != "audit_checkpoint"},
+    }
+    before = state()
+    for name, bad in cases.items():
+        path = _rewrite(good, tmp_path / f"{name}.tar", manifest=bad)
+        for args in (("--check", path), (path,)):
+            code, result, err = cli("restore", *args)
+            assert code == 1, result
+            assert "检查点" in result["message"], result
+            assert err == ""
+    assert state() == before

@@ -170,3 +170,86 @@ def test_verify_audit_ok_then_broken_after_tampering(audit_tamper):
     message = run_failing("verify_audit")
     assert message.startswith(f"BROKEN：第 {first.pk} 号审计记录处链条断裂：")
     assert "记录被修改" in message
+
+
+def test_verify_audit_reports_a_trail_shorter_than_the_checkpoint_file(audit_tamper):
+    """Issue 16 item 7: ``verify_audit`` reads the checkpoints in ``AUDIT_CHECKPOINT_FILE``;
+    with the newest rows deleted it exits 1 with one Chinese line."""
+    with transaction.atomic():
+        for n in range(3):
+            audit.record("test.many", summary={"n": n})
+    checkpoint = audit.write_checkpoint()
+    out, _ = run("verify_audit")
+    count = AuditEvent.objects.count()
+    assert out == (
+        f"OK：审计日志哈希链完整，共 {count} 条；与 1 个检查点一致"
+        f"（最新：{checkpoint['created_at']}，{count} 条）\n"
+    )
+    audit_tamper.delete_newest(2)
+    message = run_failing("verify_audit")
+    assert message == (
+        f"BROKEN：审计日志只有 {count - 2} 条，少于 {checkpoint['created_at']} 的检查点记录的 "
+        f"{count} 条（记录被删除）"
+    )
+
+
+def test_verify_audit_takes_a_checkpoint_from_the_command_line(audit_tamper, settings):
+    """Issue 16 item 7: a checkpoint copied from the JSON log or a backup manifest, given
+    with ``--checkpoint``, is checked too (the file on the machine may be gone with the
+    rows)."""
+    with transaction.atomic():
+        audit.record("test.first")
+    checkpoint = audit.write_checkpoint()
+    settings.AUDIT_CHECKPOINT_FILE.unlink()
+    audit_tamper.delete_newest()
+    out, err = run("verify_audit")
+    assert out == "OK：审计日志哈希链完整，共 0 条\n"
+    assert "未找到检查点" in err
+    message = run_failing("verify_audit", "--checkpoint", json.dumps(checkpoint))
+    assert message.startswith("BROKEN：审计日志只有 0 条，少于")
+
+
+def test_verify_audit_refuses_a_forged_or_unreadable_checkpoint(db):
+    """Issue 16 item 7: a checkpoint not signed with the key is reported, not trusted."""
+    with transaction.atomic():
+        audit.record("test.first")
+    forged = {**audit.write_checkpoint(), "count": 1000}
+    message = run_failing("verify_audit", "--checkpoint", json.dumps(forged))
+    assert message.startswith("BROKEN：")
+    assert "签名不符" in message
+    message = run_failing("verify_audit", "--checkpoint", "{not json")
+    assert message.startswith("BROKEN：")
+    assert "--checkpoint" in message
+
+
+def test_verify_audit_reads_another_checkpoint_file(audit_tamper, tmp_path, settings):
+    """``--checkpoint-file``: e.g. the copy kept off the machine."""
+    with transaction.atomic():
+        audit.record("test.first")
+    audit.write_checkpoint()
+    copy = tmp_path / "off-site.jsonl"
+    copy.write_bytes(settings.AUDIT_CHECKPOINT_FILE.read_bytes())
+    settings.AUDIT_CHECKPOINT_FILE.unlink()
+    audit_tamper.delete_newest(1)
+    message = run_failing("verify_audit", "--checkpoint-file", str(copy))
+    assert "少于" in message
+
+
+def test_verify_audit_takes_a_whole_log_line_or_manifest_as_the_checkpoint(audit_tamper, caplog):
+    """As they are copied: the JSON log line of ``portal.audit.checkpoint``, or a backup's
+    whole ``manifest.json``."""
+    from portal.logs import JsonFormatter
+
+    with transaction.atomic():
+        audit.record("test.first")
+    with caplog.at_level("INFO", logger="portal.audit.checkpoint"):
+        checkpoint = audit.write_checkpoint()
+    (entry,) = [r for r in caplog.records if r.name == "portal.audit.checkpoint"]
+    log_line = JsonFormatter().format(entry)
+    manifest = json.dumps({"format": 2, "audit_checkpoint": checkpoint})
+    audit_tamper.delete_newest(1)
+    for given in (log_line, manifest):
+        message = run_failing(
+            "verify_audit", "--checkpoint", given, "--checkpoint-file", "/nonexistent"
+        )
+        assert f"少于 {checkpoint['created_at']} 的检查点" in message

@@ -14,6 +14,7 @@ PRODUCTION = {
     "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "ALLOWED_HOSTS": "portal.example",
     "CSRF_TRUSTED_ORIGINS": "https://portal.example",
+    "AUDIT_HMAC_KEY": "a-long-random-audit-chain-key-0123456789-abcdefghijklmnopqrstuvwxyz",
 }
 
 
@@ -47,3 +48,21 @@ def test_production_without_a_secret_key_refuses_to_start():
     result = manage("check", **env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_without_an_audit_key_refuses_to_start():
+    """Issue 16 item 7: the audit chain's HMAC key comes from the environment, never the
+    database, and production refuses to start without one (as without SECRET_KEY)."""
+    result = manage("check", **{**PRODUCTION, "AUDIT_HMAC_KEY": ""})
+    assert result.returncode != 0
+    assert "AUDIT_HMAC_KEY" in result.stderr
+
+
+def test_production_refuses_a_short_or_badly_listed_audit_key():
+    result = manage("check", **{**PRODUCTION, "AUDIT_HMAC_KEY": "short"})
+    assert result.returncode != 0
+    assert "AUDIT_HMAC_KEY" in result.stderr
+    assert "32" in result.stderr
+    result = manage("check", **{**PRODUCTION, "AUDIT_HMAC_OLD_KEYS": "no-colon-here"})
+    assert result.returncode != 0
+    assert "AUDIT_HMAC_OLD_KEYS" in result.stderr

@@ -8,6 +8,7 @@ Q2 2026 is due Tuesday 2026-06-23. Counting 3 working days back: Mon 22, (Fri 19
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -122,3 +123,41 @@ def test_missing_next_year_skips_quietly(carriers, mailoutbox, time_machine, cap
     assert send_deadline_reminders() == 0
     assert mailoutbox == []
     assert "2027" in caplog.text
+
+
+# --- the daily audit checkpoint (issue 16 item 7) ------------------------------------------
+
+
+def test_the_daily_task_writes_a_signed_checkpoint(settings, caplog):
+    """Issue 16 item 7: beat writes a checkpoint every day, to the checkpoint file and the
+    JSON log (logger ``portal.audit.checkpoint``), after checking the trail."""
+    from portal import audit
+    from portal.models import AuditEvent
+    from portal.tasks import write_audit_checkpoint
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
+    assert schedule == {"task": "portal.tasks.write_audit_checkpoint", "schedule": 24 * 3600}
+    with caplog.at_level("INFO", logger="portal.audit.checkpoint"):
+        checkpoint = write_audit_checkpoint()
+    assert checkpoint["reason"] == "daily"
+    assert checkpoint["count"] == AuditEvent.objects.count() > 0
+    assert audit.read_checkpoints() == [checkpoint]
+    logged = [r.getMessage() for r in caplog.records if r.name == "portal.audit.checkpoint"]
+    assert [json.loads(m) for m in logged] == [checkpoint]
+    assert audit.checkpoint_problem(checkpoint) is None
+
+
+def test_the_daily_task_logs_an_error_when_the_trail_is_broken(audit_tamper, caplog):
+    """A broken trail is reported the day it is found, not only when someone runs
+    ``verify_audit``."""
+    from portal import audit
+    from portal.tasks import write_audit_checkpoint
+
+    first = audit.write_checkpoint()
+    audit_tamper.delete_newest(1)
+    with caplog.at_level("INFO"):
+        second = write_audit_checkpoint()
+    assert second["count"] == first["count"] - 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "审计日志校验未通过" in errors[0].getMessage()
