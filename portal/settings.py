@@ -131,6 +131,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Before the session limits: they tell the user why they were logged out.
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.NoStoreMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
     "portal.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
