@@ -272,6 +272,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "机构号码备案、运营商报送、比对处置的接口。所有数据按调用者所属单位隔离。",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema (and the docs page, login_required in portal/urls.py) for logged-in users
+    # and tokens only (issue 16 item 8).
+    "SERVE_PERMISSIONS": ["portal.permissions.PasswordChanged"],
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",  # spectacular appends "/swagger-ui-….js"
     "SWAGGER_UI_FAVICON_HREF": "/static/portal/favicon.svg",
     "COMPONENT_SPLIT_REQUEST": True,

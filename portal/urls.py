@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -41,7 +42,11 @@ urlpatterns = [
     path("api/me/", api.MeView.as_view(), name="api_me"),
     path("api/deadlines/", api.DeadlinesView.as_view(), name="api_deadlines"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="schema")),
+        name="api_docs",
+    ),
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
 ]

@@ -185,3 +185,24 @@ def test_docs_render_for_a_logged_in_user(client_for, inst_alice):
     script = client_for(inst_alice).get("/api/docs/", {"script": ""})
     assert script.status_code == 200
     assert "/api/schema/" in script.content.decode()
+
+
+def test_docs_and_schema_need_a_login(client, db):
+    """Issue 16 item 8 "API docs open to anonymous users": the Swagger page (and its
+    script) sends an anonymous visitor to the login; the schema answers 401."""
+    for params in ({}, {"script": ""}):
+        response = client.get("/api/docs/", params)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=/api/docs/")
+    for params in ({}, {"format": "json"}):
+        response = client.get("/api/schema/", params)
+        assert response.status_code in (401, 403)
+        assert b"openapi:" not in response.content and b"paths" not in response.content
+        assert b"not_authenticated" in response.content
+
+
+def test_schema_with_a_token(inst_alice):
+    """An integration may fetch the schema with its token."""
+    key = token_key(inst_alice)
+    response = Client().get("/api/schema/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 200
