@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import secrets
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -34,15 +35,30 @@ def new_key() -> str:
 
 
 def session_is_fully_authenticated(request) -> bool:
-    """The session passed every factor the user needs. Today the login completes only after
-    the second factor; with django-otp the user object also says so (``is_verified()``)."""
+    """The session passed every factor its user has. Today the login completes only after
+    the second factor, so a logged-in session passed it. With django-otp the user object
+    also says so (``is_verified()``); it is False as well for a user who has no second
+    factor at all (an institution's admin without TOTP), whose password is then all there
+    is to pass."""
     user = request.user
     if not user.is_authenticated:
         return False
     is_verified = getattr(user, "is_verified", None)
     if is_verified is None:
         return True
-    return bool(is_verified() if callable(is_verified) else is_verified)
+    if is_verified() if callable(is_verified) else is_verified:
+        return True
+    return not _has_second_factor(user)
+
+
+def _has_second_factor(user) -> bool:
+    if getattr(user, "requires_totp", False):  # regulators always; others once enrolled
+        return True
+    if apps.is_installed("django_otp"):
+        from django_otp import user_has_device
+
+        return user_has_device(user)
+    return False
 
 
 def _require_admin_of(actor, user: User) -> None:

@@ -374,6 +374,19 @@ def test_a_session_that_has_not_passed_the_second_factor_gets_no_token(
     assert response.status_code == 200
 
 
+def test_an_admin_without_a_second_factor_is_fully_authenticated_by_the_password(inst_alice):
+    """Item 6: django-otp's ``is_verified()`` is False for a user with no second factor at
+    all; alice (institution admin, no TOTP) passed everything she has, and gets the page."""
+    inst_alice.is_verified = lambda: False
+    response = views.token_list(_request("POST", inst_alice, {"user": inst_alice.pk, "name": "x"}))
+    assert response.status_code == 200
+    assert ApiToken.objects.filter(user=inst_alice).exists()
+    type(inst_alice).objects.filter(pk=inst_alice.pk).update(totp_enabled=True)
+    inst_alice.refresh_from_db()
+    inst_alice.is_verified = lambda: False
+    assert views.token_list(_request("GET", inst_alice)).status_code == 403
+
+
 def test_the_admin_issues_no_tokens(client_for, superuser, inst_alice):
     """Item 6: tokens are no longer issued in the Django admin (rest_framework.authtoken is
     gone; the portal's tokens are read-only there)."""
