@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from import_export.admin import ExportMixin
 
-from .models import AuditEvent, CalendarYear, LoginAttempt, Organisation, User, WorkDay
+from .models import ApiToken, AuditEvent, CalendarYear, LoginAttempt, Organisation, User, WorkDay
 
 
 @admin.register(Organisation)
@@ -30,6 +30,26 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("created_at", "actor_label", "organisation", "action", "object_repr", "ip")
     list_filter = ("action",)
     search_fields = ("actor_label", "object_repr")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Read-only: tokens are issued and revoked by each organisation's 管理员 on /tokens/,
+    through the audited services; the admin issues none (issue 16 item 6)."""
+
+    list_display = ("prefix", "user", "name", "created_at", "expires_at", "last_used_at")
+    list_filter = ("revoked_reason",)
+    search_fields = ("prefix", "user__username", "name")
+    exclude = ("key_hash",)
 
     def has_add_permission(self, request):
         return False

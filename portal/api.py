@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,6 +27,11 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, Http404):
         response.data = {"code": "not_found", "detail": "未找到"}
+    elif response is not None and isinstance(
+        exc, (exceptions.AuthenticationFailed, exceptions.NotAuthenticated)
+    ):
+        # A client tells an expired token from a revoked one by the code (token_expired…).
+        response.data = {"code": exc.get_codes(), "detail": str(exc.detail)}
     return response
 
 

@@ -64,6 +64,8 @@ ACTION_LABELS = {
     "user.create": "添加用户",
     "user.update": "修改用户",
     "user.reset_password": "重置密码",
+    "token.issue": "签发 API 令牌",
+    "token.revoke": "撤销 API 令牌",
     "calendar.load_year": "加载工作日历",
     "calendar.set_day": "调整工作日",
     "partner.create": "登记合作单位",

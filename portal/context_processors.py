@@ -32,6 +32,7 @@ def navigation(request) -> dict:
     entries = list(PORTAL_MENU) + list(MENU)
     if user.role == Role.ADMIN:
         entries.append((ALL, 85, "用户管理", "user_list", "people"))
+        entries.append((ALL, 86, "API 令牌", "token_list", "key"))
     items = []
     for kinds, _order, label, url_name, icon in sorted(entries, key=lambda e: e[1]):
         if kind not in kinds:

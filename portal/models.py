@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 
 from .creditcode import CreditCodeError, validate_credit_code
 
@@ -217,6 +218,85 @@ class User(AbstractUser):
     def requires_totp(self) -> bool:
         """Regulator accounts must use TOTP; others may opt in."""
         return self.is_regulator or self.totp_enabled
+
+
+class TokenRevokeReason(models.TextChoices):
+    MANUAL = "manual", "管理员撤销"
+    PASSWORD_CHANGE = "password_change", "密码已修改"
+    PASSWORD_RESET = "password_reset", "密码已重置"
+    DEACTIVATED = "deactivated", "账号已停用"
+    MIGRATION = "migration", "迁移时撤销"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ApiTokenQuerySet:
+        """An organisation's 管理员 sees the tokens of its own users; nobody else sees any
+        (regulators included: a token is a credential, not regulatory data)."""
+        if (
+            not getattr(user, "is_authenticated", False)
+            or user.organisation_id is None
+            or user.role != Role.ADMIN
+        ):
+            return self.none()
+        return self.filter(user__organisation_id=user.organisation_id)
+
+    def usable(self, now) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ApiToken(models.Model):
+    """An API credential of one user. Only the SHA-256 of the key is stored; the key is
+    shown once, when it is issued (portal/accounts/tokens.py)."""
+
+    user = models.ForeignKey(
+        User, verbose_name="用户", on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField("用途", max_length=100)
+    prefix = models.CharField("令牌开头", max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField("签发时间")
+    created_by = models.ForeignKey(
+        User,
+        verbose_name="签发人",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    expires_at = models.DateTimeField("到期时间")
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    revoked_reason = models.CharField(
+        "撤销原因", max_length=24, choices=TokenRevokeReason.choices, blank=True
+    )
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API 令牌"
+        verbose_name_plural = "API 令牌"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="apitoken_expires_after_issue", condition=Q(expires_at__gt=F("created_at"))
+            ),
+            models.CheckConstraint(
+                name="apitoken_revoked_with_reason",
+                condition=Q(revoked_at__isnull=True, revoked_reason="")
+                | (Q(revoked_at__isnull=False) & ~Q(revoked_reason="")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}"
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
 
 
 class LoginAttempt(models.Model):

@@ -166,7 +166,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "import_export",
@@ -188,6 +187,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Before the session limits: they tell the user why they were logged out.
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.NoStoreMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
     "portal.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -247,6 +247,11 @@ SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT_SECONDS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+# API tokens (issue 16 item 6): issued by an organisation's 管理员 on /tokens/, valid this many
+# days, revoked when the user's password changes or the account is deactivated.
+API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
+if not 1 <= API_TOKEN_DAYS <= 366:
+    raise ImproperlyConfigured(f"API_TOKEN_DAYS 应在 1–366 天之间（{API_TOKEN_DAYS}）")
 TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "金融营销催收号码备案与比对平台")
 
 LANGUAGE_CODE = "zh-hans"
@@ -299,8 +304,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@localhost")
 # REST API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The token first: its 401 names the scheme (WWW-Authenticate: Token).
+        "portal.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.PasswordChanged"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -322,6 +328,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "机构号码备案、运营商报送、比对处置的接口。所有数据按调用者所属单位隔离。",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema (and the docs page, login_required in portal/urls.py) for logged-in users
+    # and tokens only (issue 16 item 8).
+    "SERVE_PERMISSIONS": ["portal.permissions.PasswordChanged"],
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",  # spectacular appends "/swagger-ui-….js"
     "SWAGGER_UI_FAVICON_HREF": "/static/portal/favicon.svg",
     "COMPONENT_SPLIT_REQUEST": True,

@@ -19,9 +19,10 @@ from ..models import (
     Organisation,
     OrgKind,
     Role,
+    TokenRevokeReason,
     User,
 )
-from . import totp
+from . import tokens, totp
 
 
 def _require_regulator(actor) -> None:
@@ -237,6 +238,11 @@ def user_update(
             obj=user,
             summary={"before": before, "after": after},
         )
+        if after.get("is_active") is False:
+            # A deactivated account keeps no API access (issue 16 item 6).
+            tokens.api_tokens_revoke_all(
+                actor=actor, user=user, reason=TokenRevokeReason.DEACTIVATED
+            )
     return user
 
 
@@ -249,6 +255,9 @@ def user_reset_password(*, actor, user: User) -> str:
         user.must_change_password = True
         user.save(update_fields=["password", "must_change_password"])
         audit.record("user.reset_password", actor=actor, organisation=user.organisation, obj=user)
+        tokens.api_tokens_revoke_all(
+            actor=actor, user=user, reason=TokenRevokeReason.PASSWORD_RESET
+        )
     return password
 
 
@@ -259,6 +268,10 @@ def password_changed(*, user: User) -> None:
         user.password_changed_at = timezone.now()
         user.save(update_fields=["password", "must_change_password", "password_changed_at"])
         audit.record("auth.password_change", actor=user, obj=user)
+        # A token must not outlive the password it was issued under (issue 16 item 6).
+        tokens.api_tokens_revoke_all(
+            actor=user, user=user, reason=TokenRevokeReason.PASSWORD_CHANGE
+        )
 
 
 def totp_enable(*, user: User, secret: str, code: str) -> bool:

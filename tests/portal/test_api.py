@@ -7,11 +7,16 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from portal.accounts.tokens import api_token_issue
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+
+def token_key(user) -> str:
+    """A token issued by the user's own admin (here the user is one), as on /tokens/."""
+    return api_token_issue(actor=user, user=user, name="测试")[1]
 
 
 @pytest.fixture(autouse=True)
@@ -53,31 +58,31 @@ def test_anonymous_is_refused(client, db):
 
 
 def test_token_authentication(inst_alice):
-    token = Token.objects.create(user=inst_alice)
-    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = token_key(inst_alice)
+    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200
     assert response.json()["username"] == "alice"
 
 
 def test_bad_token_is_refused(inst_alice):
-    Token.objects.create(user=inst_alice)
+    token_key(inst_alice)
     response = Client().get("/api/me/", HTTP_AUTHORIZATION="Token " + "0" * 40)
     assert response.status_code in (401, 403)
 
 
 def test_token_of_an_inactive_user_is_refused(inst_alice):
-    token = Token.objects.create(user=inst_alice)
+    key = token_key(inst_alice)
     inst_alice.is_active = False
     inst_alice.save(update_fields=["is_active"])
-    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code in (401, 403)
 
 
 def test_token_user_must_change_password_first(inst_alice):
     inst_alice.must_change_password = True
     inst_alice.save(update_fields=["must_change_password"])
-    token = Token.objects.create(user=inst_alice)
-    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = token_key(inst_alice)
+    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 403
     assert response.json()["code"] == "password_change_required"
 
@@ -107,9 +112,9 @@ def test_deadlines(client_for, carrier_carol):
 
 def test_deadlines_around_spring_festival_via_token(carrier_carol):
     """000 §二(二)3: start 2026-02-24 -> Feb 14 (Saturday, 调休) 13 12 11 10 -> Feb 10."""
-    token = Token.objects.create(user=carrier_carol)
+    key = token_key(carrier_carol)
     response = Client().get(
-        "/api/deadlines/", {"sms_start": "2026-02-24"}, HTTP_AUTHORIZATION=f"Token {token.key}"
+        "/api/deadlines/", {"sms_start": "2026-02-24"}, HTTP_AUTHORIZATION=f"Token {key}"
     )
     assert response.json()[0]["due_date"] == "2026-02-10"
 
@@ -180,3 +185,24 @@ def test_docs_render_for_a_logged_in_user(client_for, inst_alice):
     script = client_for(inst_alice).get("/api/docs/", {"script": ""})
     assert script.status_code == 200
     assert "/api/schema/" in script.content.decode()
+
+
+def test_docs_and_schema_need_a_login(client, db):
+    """Issue 16 item 8 "API docs open to anonymous users": the Swagger page (and its
+    script) sends an anonymous visitor to the login; the schema answers 401."""
+    for params in ({}, {"script": ""}):
+        response = client.get("/api/docs/", params)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=/api/docs/")
+    for params in ({}, {"format": "json"}):
+        response = client.get("/api/schema/", params)
+        assert response.status_code in (401, 403)
+        assert b"openapi:" not in response.content and b"paths" not in response.content
+        assert b"not_authenticated" in response.content
+
+
+def test_schema_with_a_token(inst_alice):
+    """An integration may fetch the schema with its token."""
+    key = token_key(inst_alice)
+    response = Client().get("/api/schema/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 200
