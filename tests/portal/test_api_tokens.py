@@ -403,7 +403,7 @@ def test_the_admin_issues_no_tokens(client_for, superuser, inst_alice):
 def test_old_authtoken_tokens_are_carried_over_hashed_and_the_plain_table_dropped(
     inst_alice, carrier_carol, regulator_rita, inst_bob, frozen
 ):
-    """Item 6 migration (portal 0005_api_tokens): old keys keep working for institutions and
+    """Item 6 migration (portal 0006_api_tokens): old keys keep working for institutions and
     carriers until API_TOKEN_DAYS after the migration; a regulator's old token (its way
     around the second factor) and an inactive user's are revoked; no plain key remains."""
     type(inst_bob).objects.filter(pk=inst_bob.pk).update(is_active=False)
@@ -426,7 +426,7 @@ def test_old_authtoken_tokens_are_carried_over_hashed_and_the_plain_table_droppe
                 "INSERT INTO authtoken_token (key, created, user_id) VALUES (%s, %s, %s)",
                 [key, timezone.now() - dt.timedelta(days=400), user_id],
             )
-    migration = importlib.import_module("portal.migrations.0005_api_tokens")
+    migration = importlib.import_module("portal.migrations.0006_api_tokens")
     from django.apps import apps
 
     migration.carry_over_authtoken(apps, types.SimpleNamespace(connection=connection))

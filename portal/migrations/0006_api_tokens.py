@@ -70,7 +70,7 @@ def carry_over_authtoken(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0004_audit_no_truncate"),
+        ("portal", "0005_audit_hmac"),
     ]
 
     operations = [
