@@ -15,7 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from portal import audit
@@ -169,16 +170,18 @@ def _partner_summary(p: Partner) -> dict:
 def _end_partner_numbers(partner: Partner, *, actor) -> int:
     """An expired entrustment ends its partner's numbers, and says so (issue 4 §1)."""
     reason = f"委托书已于 {partner.valid_to} 到期"
-    rows = RegisteredNumber.objects.filter(partner=partner, status=Status.ACTIVE)
-    count = 0
-    for number in rows.select_for_update():
-        number.status = Status.ENDED
-        number.end_reason = reason
-        number.closed_at = timezone.now()
-        if number.valid_to is None or number.valid_to > partner.valid_to:
-            number.valid_to = max(partner.valid_to, number.valid_from)
-        number.save(update_fields=["status", "end_reason", "closed_at", "valid_to"])
-        count += 1
+    # One UPDATE for all of them (style.md: set-based); the end date never after the
+    # entrustment's, never before the registration's own start (regnum_period_order).
+    capped = Q(valid_to__isnull=True) | Q(valid_to__gt=partner.valid_to)
+    count = RegisteredNumber.objects.filter(partner=partner, status=Status.ACTIVE).update(
+        status=Status.ENDED,
+        end_reason=reason,
+        closed_at=timezone.now(),
+        valid_to=Case(
+            When(capped, then=Greatest(Value(partner.valid_to), F("valid_from"))),
+            default=F("valid_to"),
+        ),
+    )
     if count:
         audit.record(
             "number.end_expired_partner",

@@ -444,6 +444,18 @@ def test_partners_end_expired_ends_their_numbers_with_the_date(
     assert bobs.numbers.count() == 0
 
 
+def test_an_expired_partners_numbers_end_in_one_update(partner, partner_numbers):
+    """Issue 10 §16 (style.md: set-based, no per-row save()): one UPDATE, one audit event."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.partners_end_expired(today=dt.date(2026, 7, 1)) == 3
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1 and "registry_registerednumber" in updates[0]
+    assert AuditEvent.objects.filter(action="number.end_expired_partner").count() == 1
+
+
 def test_partners_end_expired_takes_the_day_as_an_argument(partner, partner_numbers):
     """Issue item 10 / tasks.end_expired_partner_numbers: the day is today by default, or given."""
     assert services.partners_end_expired(today=dt.date(2026, 6, 30)) == 0
