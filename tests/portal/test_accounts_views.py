@@ -228,6 +228,16 @@ def test_admin_changes_a_colleagues_role_and_deactivates(client_for, inst_alice,
     assert list(actions).count("user.update") == 2
 
 
+def test_ones_own_account_shows_no_buttons_that_always_fail(client_for, inst_alice, viewer_viola):
+    """Issue 10 §10: 修改角色 and 停用 on one's own account always fail: not shown."""
+    client = client_for(inst_alice)
+    own = client.get(reverse("user_edit", args=[inst_alice.pk])).content.decode()
+    assert 'data-testid="own-account"' in own
+    assert "修改角色" not in own and "停用</button>" not in own
+    other = client.get(reverse("user_edit", args=[viewer_viola.pk])).content.decode()
+    assert "修改角色" in other and 'data-testid="user-actions"' in other
+
+
 def test_admin_cannot_demote_or_deactivate_themselves(client_for, inst_alice):
     client = client_for(inst_alice)
     url = reverse("user_edit", args=[inst_alice.pk])
