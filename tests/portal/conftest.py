@@ -20,11 +20,9 @@ def viewer_viola(org_alice):
 @pytest.fixture
 def operator_rob(org_regulator):
     """A regulator's operator (经办人): may edit the calendar, may not manage organisations."""
-    from portal.accounts import totp
+    from tests.conftest import with_totp
 
-    return _user(
-        org_regulator, "rob", role="operator", totp_secret=totp.new_secret(), totp_enabled=True
-    )
+    return with_totp(_user(org_regulator, "rob", role="operator"))
 
 
 @pytest.fixture
