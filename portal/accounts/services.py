@@ -189,7 +189,7 @@ def user_create(
     try:
         validate_username(username)
     except ValidationError as exc:
-        raise PortalError(joined(exc.messages), code=exc.code, field="username") from exc
+        raise PortalError(exc.messages[0], code=exc.code, field="username") from exc
     if role not in Role.values:
         raise PortalError(
             f"角色“{role}”无效，可选 admin、operator、viewer", code="role", field="role"
