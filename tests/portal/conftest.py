@@ -28,11 +28,12 @@ def operator_rob(org_regulator):
 @pytest.fixture
 def superuser(db):
     from portal.models import User
+    from tests.conftest import with_totp
 
     user = User.objects.create_superuser("root", "root@example.invalid", PASSWORD)
     User.objects.filter(pk=user.pk).update(must_change_password=False)
     user.refresh_from_db()
-    return user
+    return with_totp(user)  # superusers need the second factor (issue 16 item 3)
 
 
 @contextmanager
