@@ -1,8 +1,14 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from import_export.admin import ExportMixin
 
-from .models import ApiToken, AuditEvent, CalendarYear, LoginAttempt, Organisation, User, WorkDay
+from .models import ApiToken, AuditEvent, CalendarYear, Organisation, User, WorkDay
+
+# TOTP devices are enrolled, replaced and removed on 账户安全, through the audited
+# services (accounts.services.totp_*); the admin's own device pages would do it unaudited.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
 
 
 @admin.register(Organisation)
@@ -80,6 +86,5 @@ class WorkDayAdmin(ExportMixin, admin.ModelAdmin):
 
 
 admin.site.register(CalendarYear)
-admin.site.register(LoginAttempt)
 admin.site.site_header = "金融营销催收号码备案与比对平台 管理后台"
 admin.site.site_title = "号码备案平台"

@@ -1,9 +1,12 @@
-"""Organisations, users and roles, the audit trail, login attempts, the working-day table."""
+"""Organisations, users and roles, password history, the audit trail, the working-day table.
+
+Login attempts and lockout live in django-axes' tables, TOTP devices in django-otp's."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -155,15 +158,36 @@ class PortalUserManager(UserManager):
 
 class UserQuerySet(models.QuerySet):
     def visible_to(self, user) -> UserQuerySet:
-        """Regulators see every account; an organisation's admin sees its own colleagues."""
+        """Regulators see every organisation's accounts; an organisation's admin sees its
+        own colleagues. Accounts outside every organisation and superuser or staff accounts
+        (the Django admin's) are nobody's to see or manage in the portal (issue 16 item 3):
+        they are managed with ``manage.py`` and the admin only."""
         if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
             return self.none()
+        portal_accounts = self.filter(
+            organisation__isnull=False, is_superuser=False, is_staff=False
+        )
         if user.organisation.kind == OrgKind.REGULATOR:
-            return self
-        return self.filter(organisation_id=user.organisation_id)
+            return portal_accounts
+        return portal_accounts.filter(organisation_id=user.organisation_id)
+
+
+validate_username = RegexValidator(
+    r"^[A-Za-z0-9._-]+\Z",
+    message="用户名只能包含英文字母、数字和 . _ - 符号",
+    code="username_invalid",
+)
 
 
 class User(AbstractUser):
+    username = models.CharField(
+        "用户名",
+        max_length=150,
+        unique=True,
+        validators=[validate_username],
+        help_text="150 个字符以内，只能包含英文字母、数字和 . _ - 符号。",
+        error_messages={"unique": "该用户名不可用，请换一个"},
+    )
     organisation = models.ForeignKey(
         Organisation,
         verbose_name="所属单位",
@@ -176,9 +200,6 @@ class User(AbstractUser):
     phone = models.CharField("联系电话", max_length=32, blank=True)
     must_change_password = models.BooleanField("首次登录须修改密码", default=True)
     password_changed_at = models.DateTimeField("密码修改时间", null=True, blank=True)
-    totp_secret = models.CharField("动态口令密钥", max_length=64, blank=True)
-    totp_enabled = models.BooleanField("已启用双因素认证", default=False)
-    totp_last_step = models.BigIntegerField(default=0)
 
     objects = PortalUserManager()
 
@@ -215,9 +236,23 @@ class User(AbstractUser):
         return self.role in (Role.ADMIN, Role.OPERATOR)
 
     @property
+    def totp_enabled(self) -> bool:
+        """A confirmed TOTP device (django-otp) is registered to this account."""
+        if self.pk is None:
+            return False
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        return TOTPDevice.objects.filter(user_id=self.pk, confirmed=True).exists()
+
+    @property
+    def totp_mandatory(self) -> bool:
+        """Regulator accounts and the Django admin's (superuser, staff) must use TOTP."""
+        return self.is_regulator or self.is_superuser or self.is_staff
+
+    @property
     def requires_totp(self) -> bool:
-        """Regulator accounts must use TOTP; others may opt in."""
-        return self.is_regulator or self.totp_enabled
+        """Mandatory accounts, and anyone who enrolled a device: the login asks for a code."""
+        return self.totp_mandatory or self.totp_enabled
 
 
 class TokenRevokeReason(models.TextChoices):
@@ -299,19 +334,22 @@ class ApiToken(models.Model):
         return "active"
 
 
-class LoginAttempt(models.Model):
-    username = models.CharField(max_length=150, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    succeeded = models.BooleanField(default=False)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+class PasswordHistory(models.Model):
+    """The hashes of an account's recent passwords (never the passwords): a new one may not
+    be any of the last ``PASSWORD_HISTORY_COUNT`` (issue 16 item 8)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField("密码哈希", max_length=128)
+    created_at = models.DateTimeField("设置时间", auto_now_add=True)
 
     class Meta:
-        verbose_name = "登录尝试"
-        verbose_name_plural = "登录尝试"
-        indexes = [models.Index(fields=["username", "at"])]
+        verbose_name = "历史密码"
+        verbose_name_plural = "历史密码"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.username} {'成功' if self.succeeded else '失败'}"
+        return f"{self.user_id} {self.created_at:%Y-%m-%d}"
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -7,6 +7,7 @@ file (no broker server), media in ``var/media``. Production sets ``DATABASE_URL`
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -157,7 +158,9 @@ USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's default site is the portal's (OTP-verified staff only, login through the
+    # portal's login page): portal/admin_site.py.
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -169,6 +172,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "import_export",
+    # Second factor (TOTP devices) and login lockout: maintained libraries, not our own.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "portal",
     "registry",
     "filings",
@@ -185,12 +192,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): True once the session passed a TOTP device.
+    "django_otp.middleware.OTPMiddleware",
     # Before the session limits: they tell the user why they were logged out.
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.NoStoreMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
+    # A session of an account that needs the second factor but has not passed it ends.
+    "portal.accounts.middleware.SecondFactorRequiredMiddleware",
     "portal.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it sees the response of the login views (lockout state set by axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -220,11 +233,17 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "portal.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# axes first: it refuses a locked-out username or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# A new password may not be any of the last N (only their hashes are kept).
+PASSWORD_HISTORY_COUNT = int(os.environ.get("PASSWORD_HISTORY_COUNT", "5"))
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -234,11 +253,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "portal.accounts.passwords.NotUsernameValidator"},
+    {
+        "NAME": "portal.accounts.passwords.PasswordHistoryValidator",
+        "OPTIONS": {"count": PASSWORD_HISTORY_COUNT},
+    },
+    # zxcvbn's estimate, 0..4: 3 means "safely unguessable" (about 10^8 guesses and more).
+    {"NAME": "portal.accounts.passwords.StrengthValidator", "OPTIONS": {"min_score": 3}},
 ]
 
 # Login security (GB/T 22239 level 2): lockout and session limits.
+TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "金融营销催收号码备案与比对平台")
 LOGIN_LOCKOUT_FAILURES = 5
 LOGIN_LOCKOUT_WINDOW_SECONDS = 15 * 60
+# Per client address, beside the per-account limit: password spraying (one try on each of
+# many accounts) locks the address. A whole office behind one NAT address shares it, so it
+# is well above the per-account limit.
+LOGIN_LOCKOUT_IP_FAILURES = int(os.environ.get("LOGIN_LOCKOUT_IP_FAILURES", "20"))
+
+# django-axes does the counting (portal/accounts/lockout.py: the two limits, messages).
+AXES_HANDLER = "portal.accounts.lockout.PortalAxesHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # counted apart, each with its limit
+AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = dt.timedelta(seconds=LOGIN_LOCKOUT_WINDOW_SECONDS)
+AXES_USERNAME_CALLABLE = "portal.accounts.lockout.username_key"
+AXES_CLIENT_IP_CALLABLE = "portal.middleware.client_ip"
+AXES_RESET_ON_SUCCESS = True  # a successful login (both factors) starts the count afresh
+# A try while locked is refused and does not restart the 15 minutes.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "portal.accounts.lockout.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept (with the audit trail's own)
+AXES_SENSITIVE_PARAMETERS = ["password", "code", "current_code", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False
+
+# django-otp: TOTP devices (RFC 6238, 30 s, 6 digits, one step of drift either way).
+OTP_TOTP_ISSUER = TOTP_ISSUER
+# No per-device back-off: a wrong code counts toward the axes lockout (5 in 15 minutes),
+# which is stricter and says how long; a back-off would refuse the right code too.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 SESSION_IDLE_TIMEOUT_SECONDS = int(os.environ.get("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60))
 SESSION_ABSOLUTE_TIMEOUT_SECONDS = int(
     os.environ.get("SESSION_ABSOLUTE_TIMEOUT_SECONDS", 12 * 3600)
@@ -252,7 +304,6 @@ CSRF_COOKIE_HTTPONLY = True
 API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
 if not 1 <= API_TOKEN_DAYS <= 366:
     raise ImproperlyConfigured(f"API_TOKEN_DAYS 应在 1–366 天之间（{API_TOKEN_DAYS}）")
-TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "金融营销催收号码备案与比对平台")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文")]
@@ -424,5 +475,7 @@ LOGGING = {
         "celery": {"level": "INFO"},
         # Signed audit checkpoints must reach the log whatever LOG_LEVEL says.
         "portal.audit.checkpoint": {"level": "INFO"},
+        # axes logs every attempt at INFO; failures (WARNING) and the audit trail suffice.
+        "axes": {"level": "WARNING"},
     },
 }

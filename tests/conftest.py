@@ -158,11 +158,27 @@ def carrier_carol(org_carrier):
     return _user(org_carrier, "carol")
 
 
-@pytest.fixture
-def regulator_rita(org_regulator):
+def with_totp(user: User, secret: str | None = None) -> User:
+    """Give the account a confirmed TOTP device (django-otp); ``user.totp_secret`` is its
+    base32 secret, for ``totp_code`` in tests."""
     from portal.accounts import totp
 
-    return _user(org_regulator, "rita", totp_secret=totp.new_secret(), totp_enabled=True)
+    secret = secret or totp.new_secret()
+    accounts.totp_provision(actor=None, user=user, secret=secret)
+    user.totp_secret = secret
+    return user
+
+
+def totp_code(user: User) -> str:
+    """The code the account's authenticator shows now."""
+    from portal.accounts import totp
+
+    return totp.device_code(accounts.totp_device(user))
+
+
+@pytest.fixture
+def regulator_rita(org_regulator):
+    return with_totp(_user(org_regulator, "rita"))
 
 
 @pytest.fixture
@@ -172,10 +188,17 @@ def financial_fiona(org_financial):
 
 @pytest.fixture
 def client_for(client):
-    """``client_for(user)``: a test client logged in as that user (2FA already passed)."""
+    """``client_for(user)``: a test client logged in as that user (2FA already passed:
+    the session holds the account's TOTP device, as django-otp's login leaves it)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
 
     def make(user):
         client.force_login(user)
+        device = accounts.totp_device(user)
+        if device is not None:
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
         return client
 
     return make

@@ -5,10 +5,13 @@ from __future__ import annotations
 import secrets
 import string
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_otp import verify_token
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import audit
 from ..creditcode import CreditCodeError, validate_credit_code
@@ -18,9 +21,11 @@ from ..models import (
     LicenceCategory,
     Organisation,
     OrgKind,
+    PasswordHistory,
     Role,
     TokenRevokeReason,
     User,
+    validate_username,
 )
 from . import tokens, totp
 
@@ -130,12 +135,32 @@ def one_time_password() -> str:
             return pw
 
 
-def _can_manage_users(actor, organisation: Organisation) -> bool:
+def _can_manage_users(actor, organisation: Organisation | None) -> bool:
     if actor is None:
         return True
+    if organisation is None:
+        return False  # outside every organisation: manage.py and the admin only
     if actor.is_regulator and actor.role == Role.ADMIN:
         return True
     return actor.role == Role.ADMIN and actor.organisation_id == organisation.pk
+
+
+def _can_manage_user(actor, user: User) -> bool:
+    """No portal role manages an account outside every organisation, nor a superuser or
+    staff account (issue 16 item 3: a regulator could reset root's password)."""
+    if actor is None:
+        return True
+    if user.organisation_id is None or user.is_superuser or user.is_staff:
+        return False
+    return _can_manage_users(actor, user.organisation)
+
+
+def _remember_password(user: User) -> None:
+    """Keep the new password's hash (only the hash) and drop those past the history."""
+    PasswordHistory.objects.create(user=user, password=user.password)
+    keep = max(settings.PASSWORD_HISTORY_COUNT, 1)
+    old = PasswordHistory.objects.filter(user=user).values_list("pk", flat=True)[keep:]
+    PasswordHistory.objects.filter(pk__in=list(old)).delete()
 
 
 def user_create(
@@ -162,6 +187,10 @@ def user_create(
     username = (username or "").strip()
     if not username:
         raise PortalError("用户名不能为空", code="username", field="username")
+    try:
+        validate_username(username)
+    except ValidationError as exc:
+        raise PortalError(exc.messages[0], code=exc.code, field="username") from exc
     if role not in Role.values:
         raise PortalError(
             f"角色“{role}”无效，可选 admin、operator、viewer", code="role", field="role"
@@ -170,8 +199,10 @@ def user_create(
         existing = User.objects.filter(username__iexact=username).first()
         if existing is not None:
             if existing.organisation_id != organisation.pk:
+                # Usernames are global; saying whose it is would confirm another
+                # organisation's account (issue 16 item 8).
                 raise PortalError(
-                    f"用户名“{username}”已被其他单位使用", code="username_taken", field="username"
+                    "该用户名不可用，请换一个", code="username_taken", field="username"
                 )
             if existing.role != role:
                 raise PortalError(
@@ -199,6 +230,7 @@ def user_create(
                 raise PortalError(joined(exc.messages), code="password", field="password") from exc
         user.set_password(password)
         user.save()
+        _remember_password(user)
         audit.record(
             "user.create",
             actor=actor,
@@ -212,7 +244,7 @@ def user_create(
 def user_update(
     *, actor, user: User, role: str | None = None, is_active: bool | None = None
 ) -> User:
-    if not _can_manage_users(actor, user.organisation):
+    if not _can_manage_user(actor, user):
         raise NotPermitted("只有本单位管理员可以修改用户")
     if (
         actor is not None
@@ -247,13 +279,14 @@ def user_update(
 
 
 def user_reset_password(*, actor, user: User) -> str:
-    if not _can_manage_users(actor, user.organisation):
+    if not _can_manage_user(actor, user):
         raise NotPermitted("只有本单位管理员可以重置密码")
     password = one_time_password()
     with transaction.atomic():
         user.set_password(password)
         user.must_change_password = True
         user.save(update_fields=["password", "must_change_password"])
+        _remember_password(user)
         audit.record("user.reset_password", actor=actor, organisation=user.organisation, obj=user)
         tokens.api_tokens_revoke_all(
             actor=actor, user=user, reason=TokenRevokeReason.PASSWORD_RESET
@@ -262,11 +295,13 @@ def user_reset_password(*, actor, user: User) -> str:
 
 
 def password_changed(*, user: User) -> None:
-    """The user chose a new password (Django's form already validated it)."""
+    """The user chose a new password (Django's form already validated it, history and
+    strength included: settings.AUTH_PASSWORD_VALIDATORS)."""
     with transaction.atomic():
         user.must_change_password = False
         user.password_changed_at = timezone.now()
         user.save(update_fields=["password", "must_change_password", "password_changed_at"])
+        _remember_password(user)
         audit.record("auth.password_change", actor=user, obj=user)
         # A token must not outlive the password it was issued under (issue 16 item 6).
         tokens.api_tokens_revoke_all(
@@ -274,38 +309,103 @@ def password_changed(*, user: User) -> None:
         )
 
 
-def totp_enable(*, user: User, secret: str, code: str) -> bool:
-    """Turn on TOTP after the user proved the authenticator shows the right code."""
-    step = totp.verify(secret, code)
+# --- second factor (django-otp TOTP devices) ----------------------------------------------
+
+
+def totp_device(user: User) -> TOTPDevice | None:
+    """The account's confirmed TOTP device (one per account), or None."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+
+
+def _new_device(*, user: User, secret: str, last_t: int) -> TOTPDevice:
+    return TOTPDevice.objects.create(
+        user=user,
+        name="验证器",
+        key=totp.base32_to_hex(secret),
+        step=totp.STEP,
+        digits=totp.DIGITS,
+        tolerance=1,
+        last_t=last_t,
+        confirmed=True,
+    )
+
+
+def totp_enable(*, user: User, secret: str, code: str) -> TOTPDevice | None:
+    """First enrolment: the authenticator shows the right code for ``secret`` (base32).
+    Only for an account without a device: one that has one replaces it with
+    ``totp_replace``, which needs the current device's code (issue 16 item 1)."""
+    step = totp.verify_new(secret, code)
     if step is None:
-        return False
+        return None
     with transaction.atomic():
-        user.totp_secret = secret
-        user.totp_enabled = True
-        user.totp_last_step = step
-        user.save(update_fields=["totp_secret", "totp_enabled", "totp_last_step"])
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        if totp_device(user) is not None:
+            raise PortalError(
+                "该账号已绑定验证器；如需更换，请登录后在“账户安全”中输入当前验证码更换",
+                code="totp_exists",
+            )
+        device = _new_device(user=user, secret=secret, last_t=step)
         audit.record("auth.totp_enable", actor=user, obj=user)
-    return True
+    return device
+
+
+def totp_replace(*, user: User, current_code: str, secret: str, code: str) -> TOTPDevice | None:
+    """Replace the authenticator: the current device's code first, then the new one's.
+    The caller must be a fully authenticated (OTP-verified) session."""
+    device = totp_device(user)
+    if device is None:
+        raise PortalError("该账号尚未绑定验证器", code="totp_missing")
+    current = totp.normalise_code(current_code)
+    if current is None or verify_token(user, device.persistent_id, current) is None:
+        raise PortalError(
+            "当前验证码错误或已使用，请输入原验证器中当前显示的 6 位数字",
+            code="totp_current",
+            field="current_code",
+        )
+    step = totp.verify_new(secret, code)
+    if step is None:
+        return None
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        new = _new_device(user=user, secret=secret, last_t=step)
+        audit.record("auth.totp_enable", actor=user, obj=user, summary={"replaced": True})
+    return new
+
+
+def totp_provision(*, actor, user: User, secret: str) -> TOTPDevice:
+    """Give an account a device with a known secret (the demo data; ``actor=None`` is the
+    system). Replaces any device it had."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        device = _new_device(user=user, secret=secret, last_t=-1)
+        audit.record(
+            "auth.totp_enable",
+            actor=actor,
+            organisation=user.organisation,
+            obj=user,
+            summary={"provisioned": True},
+        )
+    return device
 
 
 def totp_disable(*, user: User) -> None:
     if user.is_regulator:
         raise PortalError("通信管理局账号必须使用双因素认证，不能关闭", code="totp_required")
+    if user.totp_mandatory:
+        raise PortalError("管理后台账号必须使用双因素认证，不能关闭", code="totp_required")
     with transaction.atomic():
-        user.totp_secret = ""
-        user.totp_enabled = False
-        user.save(update_fields=["totp_secret", "totp_enabled"])
+        TOTPDevice.objects.filter(user=user).delete()
         audit.record("auth.totp_disable", actor=user, obj=user)
 
 
-def totp_check(*, user: User, code: str) -> bool:
-    """Check a login code and burn its time step so it cannot be replayed."""
-    step = totp.verify(user.totp_secret, code, last_step=user.totp_last_step)
-    if step is None:
-        return False
-    User.objects.filter(pk=user.pk).update(totp_last_step=step)
-    user.totp_last_step = step
-    return True
+def totp_check(*, user: User, code: str) -> TOTPDevice | None:
+    """Check a login code against the account's device; django-otp burns its time step
+    (``last_t``) so it cannot be replayed. Returns the device that accepted it."""
+    device = totp_device(user)
+    code = totp.normalise_code(code)
+    if device is None or code is None:
+        return None
+    return verify_token(user, device.persistent_id, code)
 
 
 def login_recorded(*, user: User, ip: str | None) -> None:

@@ -1,48 +1,73 @@
-"""TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits), enough for any authenticator app."""
+"""TOTP through django-otp: secrets as the authenticator shows them (base32) and as
+django-otp stores them (hex), codes, and the otpauth:// URI. RFC 6238 itself is
+``django_otp.oath``; nothing here computes an HMAC."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import secrets
-import struct
+import binascii
 import time
-from urllib.parse import quote
+
+from django_otp.oath import TOTP
+from django_otp.util import random_hex
 
 STEP = 30
 DIGITS = 6
 
 
 def new_secret() -> str:
-    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
+    """A fresh 160-bit secret, base32 as an authenticator app takes it."""
+    return hex_to_base32(random_hex(20))
 
 
-def _code(secret: str, counter: int) -> str:
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10**DIGITS).zfill(DIGITS)
+def base32_to_hex(secret: str) -> str:
+    cleaned = "".join(secret.split()).upper()
+    return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8)).hex()
+
+
+def hex_to_base32(key: str) -> str:
+    return base64.b32encode(binascii.unhexlify(key)).decode().rstrip("=")
+
+
+def normalise_code(code: str) -> str | None:
+    """``"287 082"`` -> ``"287082"``; None unless exactly 6 digits."""
+    digits = "".join(ch for ch in str(code) if ch.isdigit())
+    return digits if len(digits) == DIGITS else None
 
 
 def current_code(secret: str, at: float | None = None) -> str:
-    return _code(secret, int((time.time() if at is None else at) // STEP))
+    """The code an authenticator shows now for a base32 secret (the demo command, tests)."""
+    totp = TOTP(binascii.unhexlify(base32_to_hex(secret)), step=STEP, digits=DIGITS)
+    totp.time = time.time() if at is None else at
+    return str(totp.token()).zfill(DIGITS)
 
 
-def verify(secret: str, code: str, *, last_step: int = 0, at: float | None = None) -> int | None:
-    """The matched time step (±1 step of drift), or None. A step at or before
-    ``last_step`` is refused so a code cannot be replayed."""
-    code = "".join(ch for ch in str(code) if ch.isdigit())
-    if not secret or len(code) != DIGITS:
+def verify_new(secret: str, code: str) -> int | None:
+    """The time step a code for a not-yet-saved secret matches (one step of drift either
+    way, as the devices allow), or None. Enrolment checks a code before any device exists."""
+    code = normalise_code(code)
+    if code is None:
         return None
-    now_step = int((time.time() if at is None else at) // STEP)
-    for step in (now_step - 1, now_step, now_step + 1):
-        if step > last_step and hmac.compare_digest(_code(secret, step), code):
-            return step
+    totp = TOTP(binascii.unhexlify(base32_to_hex(secret)), step=STEP, digits=DIGITS)
+    totp.time = time.time()
+    if totp.verify(int(code), tolerance=1):
+        return totp.t()
     return None
 
 
+def device_code(device, at: float | None = None) -> str:
+    """The current code of a django-otp ``TOTPDevice``."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() if at is None else at
+    return str(totp.token()).zfill(device.digits)
+
+
 def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
+    """The otpauth:// URI an authenticator scans (the key URI format django-otp's
+    ``TOTPDevice.config_url`` writes), for a secret not yet saved as a device."""
+    from urllib.parse import quote, urlencode
+
+    issuer = issuer.replace(":", "")
     label = quote(f"{issuer}:{account}")
-    return f"otpauth://totp/{label}?secret={secret}&issuer={quote(issuer)}&digits={DIGITS}&period={STEP}"
+    params = urlencode({"secret": secret, "algorithm": "SHA1", "digits": DIGITS, "period": STEP})
+    return f"otpauth://totp/{label}?{params}&issuer={quote(issuer)}"

@@ -21,21 +21,20 @@ def viewer_viola(org_alice):
 @pytest.fixture
 def operator_rob(org_regulator):
     """A regulator's operator (经办人): may edit the calendar, may not manage organisations."""
-    from portal.accounts import totp
+    from tests.conftest import with_totp
 
-    return _user(
-        org_regulator, "rob", role="operator", totp_secret=totp.new_secret(), totp_enabled=True
-    )
+    return with_totp(_user(org_regulator, "rob", role="operator"))
 
 
 @pytest.fixture
 def superuser(db):
     from portal.models import User
+    from tests.conftest import with_totp
 
     user = User.objects.create_superuser("root", "root@example.invalid", PASSWORD)
     User.objects.filter(pk=user.pk).update(must_change_password=False)
     user.refresh_from_db()
-    return user
+    return with_totp(user)  # superusers need the second factor (issue 16 item 3)
 
 
 @contextmanager

@@ -182,7 +182,8 @@ def test_a_username_of_another_organisation_is_refused(client_for, inst_alice, i
         reverse("user_create"), {"username": "ALICE", "role": "viewer"}
     )
     assert response.status_code == 200
-    assert "用户名“ALICE”已被其他单位使用" in response.content.decode()
+    assert "该用户名不可用，请换一个" in response.content.decode()
+    assert "其他单位" not in response.content.decode()
 
 
 def test_bob_cannot_add_users_to_alices_organisation(client_for, inst_alice, inst_bob):

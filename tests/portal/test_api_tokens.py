@@ -29,7 +29,7 @@ from portal.accounts.tokens import api_token_issue, api_token_revoke, hash_key
 from portal.errors import NotPermitted
 from portal.models import ApiToken, AuditEvent
 from portal.workdays import SHANGHAI
-from tests.conftest import PASSWORD, _user
+from tests.conftest import PASSWORD, _user, with_totp
 
 pytestmark = pytest.mark.django_db
 
@@ -381,7 +381,7 @@ def test_an_admin_without_a_second_factor_is_fully_authenticated_by_the_password
     response = views.token_list(_request("POST", inst_alice, {"user": inst_alice.pk, "name": "x"}))
     assert response.status_code == 200
     assert ApiToken.objects.filter(user=inst_alice).exists()
-    type(inst_alice).objects.filter(pk=inst_alice.pk).update(totp_enabled=True)
+    with_totp(inst_alice)
     inst_alice.refresh_from_db()
     inst_alice.is_verified = lambda: False
     assert views.token_list(_request("GET", inst_alice)).status_code == 403

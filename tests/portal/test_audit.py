@@ -559,7 +559,7 @@ def test_no_edit_or_delete_urls_exist(client_for, regulator_rita):
 # --- the admin ------------------------------------------------------------------------------
 
 
-def test_admin_cannot_change_or_delete_even_for_a_superuser(client, superuser):
+def test_admin_cannot_change_or_delete_even_for_a_superuser(client_for, superuser):
     """House style / model docstring: nobody edits or deletes the audit trail, superusers
     included."""
     event = three_events()[0]
@@ -570,7 +570,7 @@ def test_admin_cannot_change_or_delete_even_for_a_superuser(client, superuser):
     assert not model_admin.has_change_permission(request, event)
     assert not model_admin.has_delete_permission(request, event)
 
-    client.force_login(superuser)
+    client = client_for(superuser)  # OTP-verified: the admin wants it (issue 16 item 4)
     changelist = client.get(reverse("admin:portal_auditevent_changelist"))
     assert changelist.status_code == 200
     assert "delete_selected" not in changelist.content.decode()

@@ -174,9 +174,10 @@ def test_password_from_stdin_is_still_temporary(org_alice):
     [
         (
             "12345678\n",
-            "密码长度太短。密码必须包含至少 10 个字符；这个密码太常见了；密码只包含数字。",
+            "密码长度太短。密码必须包含至少 10 个字符；这个密码太常见了；密码只包含数字；"
+            "密码强度不足",
         ),
-        ("1234567890\n", "密码只包含数字。"),
+        ("1234567890\n", "密码只包含数字；密码强度不足"),
         ("dave-Horse-Battery-9\n", "密码不能包含用户名"),
         ("\n", "未从标准输入读到密码"),
         ("", "未从标准输入读到密码"),
@@ -200,7 +201,7 @@ def test_a_wrong_organisation_code_names_the_position(db):
 
 
 def test_a_username_of_another_organisation_is_refused(inst_alice, org_bob):
-    assert run_failing(*create_user("ALICE", org=CODES["bob"])) == "用户名“ALICE”已被其他单位使用"
+    assert run_failing(*create_user("ALICE", org=CODES["bob"])) == "该用户名不可用，请换一个"
     assert User.objects.filter(username__iexact="alice").count() == 1
 
 

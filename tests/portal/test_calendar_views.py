@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def regulator_viewer(org_regulator):
-    return _user(org_regulator, "vera", role="viewer")
+    from tests.conftest import with_totp
+
+    return with_totp(_user(org_regulator, "vera", role="viewer"))  # regulators need TOTP
 
 
 def test_index_lists_the_loaded_years(client_for, regulator_rita):

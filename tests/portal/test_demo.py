@@ -8,6 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from oversight.management.commands.load_demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
+from portal.accounts import totp
+from portal.accounts.services import totp_device
 from portal.models import AuditEvent, Organisation, User
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +25,9 @@ def test_load_demo_twice_is_idempotent():
     after_first = counts()
     assert after_first[0] == before[0] + 5
     assert after_first[1] == before[1] + 5
-    # one organisation.create + one user.create each, then the registry's demo partners (2)
-    # and numbers (10), each audited like any other registration
-    assert after_first[2] == before[2] + 10 + 2 + 10
+    # one organisation.create + one user.create each, rita's TOTP device (auth.totp_enable),
+    # then the registry's demo partners (2) and numbers (10), each audited like any other
+    assert after_first[2] == before[2] + 10 + 1 + 2 + 10
 
     call_command("load_demo", "--force", "--json", stdout=StringIO())
     assert counts() == after_first
@@ -40,7 +42,8 @@ def test_demo_logins_work(client):
     rita = User.objects.get(username="rita")
     assert rita.is_regulator
     assert rita.totp_enabled
-    assert rita.totp_secret == DEMO_TOTP_SECRET
+    # django-otp keeps the key as hex; the authenticator's secret is its base32
+    assert totp.hex_to_base32(totp_device(rita).key) == DEMO_TOTP_SECRET
     assert User.objects.get(username="alice").organisation.licence_category == "bank"
 
     response = client.post("/accounts/login/", {"username": "alice", "password": DEMO_PASSWORD})

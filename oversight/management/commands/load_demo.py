@@ -69,9 +69,7 @@ class Command(BaseCommand):
                 if created:
                     User.objects.filter(pk=user.pk).update(must_change_password=False)
                 if username == "rita" and not user.totp_enabled:
-                    User.objects.filter(pk=user.pk).update(
-                        totp_secret=DEMO_TOTP_SECRET, totp_enabled=True
-                    )
+                    accounts.totp_provision(actor=None, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))

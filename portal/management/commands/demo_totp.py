@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.accounts import totp
+from portal.accounts.services import totp_device
 from portal.models import User
 
 
@@ -18,7 +19,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("仅在演示环境（DEBUG=1）可用")
-        user = User.objects.filter(username=options["username"], totp_enabled=True).first()
-        if user is None:
+        user = User.objects.filter(username=options["username"]).first()
+        device = totp_device(user) if user is not None else None
+        if device is None:
             raise CommandError(f"用户 {options['username']} 未启用双因素认证")
-        self.stdout.write(totp.current_code(user.totp_secret))
+        self.stdout.write(totp.device_code(device))
