@@ -30,3 +30,9 @@ def joined(messages) -> str:
     ``密码太短；密码太常见。`` (not ``。；``)."""
     parts = [str(m).strip().rstrip("。") for m in messages if str(m).strip()]
     return "；".join(parts) + "。" if parts else ""
+
+
+def choices_text(choices) -> str:
+    """An enumeration as messages and help texts list it, code and Chinese label alike:
+    ``admin（管理员）、operator（经办人）、viewer（查看）``."""
+    return "、".join(f"{value}（{label}）" for value, label in choices.choices)

@@ -20,7 +20,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from portal import audit
-from portal.errors import Conflict, NotPermitted, PortalError
+from portal.errors import Conflict, NotPermitted, PortalError, choices_text
 from portal.models import Organisation, OrgKind
 
 from .importers import errors as error_report
@@ -99,7 +99,9 @@ def partner_save(
     if code == institution.credit_code:
         raise PortalError("合作单位不能是本机构自己", code="self_partner", field="credit_code")
     if kind not in Purpose.values:
-        raise PortalError("委托类型应为营销、催收或营销及催收", code="kind", field="kind")
+        raise PortalError(
+            f"委托类型“{kind}”无效，可选：{choices_text(Purpose)}", code="kind", field="kind"
+        )
     if not name.strip():
         raise PortalError("合作单位名称不能为空", code="name", field="name")
     if valid_to and valid_to < valid_from:

@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import audit
 from ..creditcode import CreditCodeError, validate_credit_code
-from ..errors import NotPermitted, PortalError, joined
+from ..errors import NotPermitted, PortalError, choices_text, joined
 from ..models import (
     LICENCE_AUTHORITY,
     LicenceCategory,
@@ -59,14 +59,16 @@ def organisation_create(
     except CreditCodeError as exc:
         raise PortalError(exc.message, code="credit_code", field="credit_code") from exc
     if kind not in OrgKind.values:
-        raise PortalError(f"单位类型“{kind}”无效", code="kind", field="kind")
+        raise PortalError(
+            f"单位类型“{kind}”无效，可选：{choices_text(OrgKind)}", code="kind", field="kind"
+        )
     name = (name or "").strip()
     if not name:
         raise PortalError("单位名称不能为空", code="name", field="name")
     authority = ""
     if kind == OrgKind.INSTITUTION:
         if licence_category not in LicenceCategory.values:
-            choices = "、".join(f"{v}（{label}）" for v, label in LicenceCategory.choices)
+            choices = choices_text(LicenceCategory)
             raise PortalError(
                 f"金融机构的许可类别“{licence_category}”无效，可选：{choices}",
                 code="licence_category",
@@ -193,7 +195,7 @@ def user_create(
         raise PortalError(exc.messages[0], code=exc.code, field="username") from exc
     if role not in Role.values:
         raise PortalError(
-            f"角色“{role}”无效，可选 admin、operator、viewer", code="role", field="role"
+            f"角色“{role}”无效，可选：{choices_text(Role)}", code="role", field="role"
         )
     with transaction.atomic():
         existing = User.objects.filter(username__iexact=username).first()

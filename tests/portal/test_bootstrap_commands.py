@@ -13,7 +13,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
@@ -107,9 +106,35 @@ def test_an_empty_name_is_refused():
     assert run_failing(*create_org(name="  ")) == "单位名称不能为空"
 
 
-def test_an_unknown_kind_is_refused_by_argparse():
-    with pytest.raises(CommandError, match="invalid choice: 'bank'"):
-        call_command(*create_org(kind="bank"), stdout=StringIO(), stderr=StringIO())
+def test_an_unknown_kind_is_refused_in_chinese_naming_codes_and_labels():
+    message = run_failing(*create_org(kind="bank"))
+    assert message.startswith("单位类型“bank”无效，可选：")
+    assert "institution（金融机构）" in message and "carrier（电信运营商）" in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "licence"), [("金融机构", "银行"), ("institution", "bank"), ("金融机构", "bank")]
+)
+def test_enumerations_take_the_code_or_the_chinese_label(kind, licence):
+    """Issue 10 §12: the command line accepts the Chinese labels, as the spreadsheets do."""
+    org = Organisation.objects.get(pk=run(*create_org(kind=kind, licence=licence))["id"])
+    assert (org.kind, org.licence_category) == ("institution", "bank")
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("create_organisation", ["institution（金融机构）", "bank（银行）"]),
+        ("create_user", ["operator（经办人）"]),
+        ("add_partner", ["collection（催收）"]),
+    ],
+)
+def test_help_lists_codes_and_labels(capsys, command, shown):
+    with pytest.raises(SystemExit):
+        call_command(command, "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    for item in shown:
+        assert item in text
 
 
 # --- create_user --------------------------------------------------------------------------
@@ -218,9 +243,16 @@ def test_an_existing_username_with_another_role_is_refused(inst_alice):
     assert AuditEvent.objects.count() == events
 
 
-def test_an_unknown_role_is_refused_by_argparse(org_alice):
-    with pytest.raises(CommandError, match="invalid choice: 'root'"):
-        call_command(*create_user(role="root"), stdout=StringIO(), stderr=StringIO())
+def test_an_unknown_role_is_refused_in_chinese(org_alice):
+    assert run_failing(*create_user(role="root")) == (
+        "角色“root”无效，可选：admin（管理员）、operator（经办人）、viewer（查看）"
+    )
+
+
+def test_a_role_given_by_its_chinese_label(org_alice):
+    """Issue 10 §12: --role 经办人 is --role operator."""
+    user_id = run(*create_user(role="经办人"))["id"]
+    assert User.objects.get(pk=user_id).role == "operator"
 
 
 # --- load_calendar (idempotency is in test_deadline_command.py) -----------------------------

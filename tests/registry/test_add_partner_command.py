@@ -11,12 +11,9 @@ Chinese line on stderr and exit 1; audited as 系统.
 from __future__ import annotations
 
 import datetime as dt
-from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from portal.audit import SYSTEM_ACTOR
 from portal.models import AuditEvent
@@ -163,6 +160,14 @@ def test_only_a_financial_institution_has_partners(org_carrier):
     assert not Partner.objects.exists()
 
 
-def test_an_unknown_kind_is_refused_by_argparse(org_alice):
-    with pytest.raises(CommandError, match="invalid choice: 'notice'"):
-        call_command(*add_partner(kind="notice"), stdout=StringIO(), stderr=StringIO())
+def test_an_unknown_kind_is_refused_in_chinese(org_alice):
+    assert run_failing(*add_partner(kind="notice")) == (
+        "委托类型“notice”无效，可选：marketing（营销）、collection（催收）、both（营销及催收）"
+    )
+
+
+@pytest.mark.parametrize("kind", ["collection", "催收"])
+def test_the_kind_by_code_or_chinese_label(org_alice, kind):
+    """Issue 10 §12: the command line takes codes and labels alike."""
+    partner_id = run(*add_partner(kind=kind))["id"]
+    assert Partner.objects.get(pk=partner_id).kind == "collection"

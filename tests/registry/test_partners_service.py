@@ -151,7 +151,7 @@ def test_same_credit_code_updates_the_partner(inst_alice, partner):
     [
         ({"credit_code": "91330100MA2PART01X"}, "credit_code", "校验码错误"),
         ({"credit_code": CODES["alice"]}, "self_partner", "合作单位不能是本机构自己"),
-        ({"kind": "notice"}, "kind", "委托类型应为营销、催收或营销及催收"),
+        ({"kind": "notice"}, "kind", "委托类型“notice”无效，可选：marketing（营销）"),
         ({"name": "  "}, "name", "合作单位名称不能为空"),
         (
             {"valid_from": dt.date(2026, 6, 1), "valid_to": dt.date(2026, 5, 31)},

@@ -12,9 +12,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 from portal.accounts.services import organisation_create
-from portal.cli import JsonLineCommand
+from portal.cli import JsonLineCommand, enum_argument
 from portal.creditcode import CreditCodeError
-from portal.errors import PortalError, joined
+from portal.errors import PortalError, choices_text, joined
 from portal.models import LicenceCategory, OrgKind
 
 
@@ -25,15 +25,16 @@ class Command(JsonLineCommand):
         parser.add_argument(
             "--kind",
             required=True,
-            choices=OrgKind.values,
-            help="单位类型：" + "、".join(f"{v}（{label}）" for v, label in OrgKind.choices),
+            type=enum_argument(OrgKind),
+            help="单位类型（代码或中文）：" + choices_text(OrgKind),
         )
         parser.add_argument("--name", required=True, help="单位名称")
         parser.add_argument("--credit-code", required=True, help="统一社会信用代码（18 位）")
         parser.add_argument(
             "--licence",
             default="",
-            help="许可类别，金融机构必填：" + "、".join(LicenceCategory.values),
+            type=enum_argument(LicenceCategory),
+            help="许可类别（代码或中文），金融机构必填：" + choices_text(LicenceCategory),
         )
         parser.add_argument("--province", default="", help="所在省份")
 

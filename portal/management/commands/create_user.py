@@ -16,9 +16,9 @@ import sys
 from django.core.exceptions import ValidationError
 
 from portal.accounts.services import user_create
-from portal.cli import JsonLineCommand
+from portal.cli import JsonLineCommand, enum_argument
 from portal.creditcode import CreditCodeError
-from portal.errors import PortalError, joined
+from portal.errors import PortalError, choices_text, joined
 from portal.models import Role
 from portal.selectors import organisation_by_credit_code
 
@@ -36,8 +36,8 @@ class Command(JsonLineCommand):
         parser.add_argument(
             "--role",
             required=True,
-            choices=Role.values,
-            help="角色：" + "、".join(f"{v}（{label}）" for v, label in Role.choices),
+            type=enum_argument(Role),
+            help="角色（代码或中文）：" + choices_text(Role),
         )
         parser.add_argument(
             "--password-stdin",

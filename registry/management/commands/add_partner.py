@@ -16,15 +16,13 @@ import re
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 
-from portal.cli import JsonLineCommand
+from portal.cli import JsonLineCommand, enum_argument
 from portal.creditcode import CreditCodeError
-from portal.errors import PortalError, joined
+from portal.errors import PortalError, choices_text, joined
 from portal.models import Organisation, OrgKind
 from portal.selectors import organisation_by_credit_code
 from registry import services
 from registry.models import Purpose
-
-KINDS = {label: value for value, label in Purpose.choices}  # 营销 -> marketing, ...
 
 
 def _date(value: str | None, label: str) -> dt.date | None:
@@ -55,7 +53,12 @@ class Command(JsonLineCommand):
         parser.add_argument("--institution", required=True, help="委托机构的统一社会信用代码")
         parser.add_argument("--name", required=True, help="合作单位名称")
         parser.add_argument("--credit-code", required=True, help="合作单位统一社会信用代码")
-        parser.add_argument("--kind", required=True, choices=list(KINDS), help="委托类型")
+        parser.add_argument(
+            "--kind",
+            required=True,
+            type=enum_argument(Purpose),
+            help="委托类型（代码或中文）：" + choices_text(Purpose),
+        )
         parser.add_argument("--valid-from", required=True, help="委托起始日期 YYYY-MM-DD")
         parser.add_argument("--valid-to", help="委托截止日期 YYYY-MM-DD（不填为长期）")
         parser.add_argument("--document-number", default="", help="委托书编号")
@@ -68,7 +71,7 @@ class Command(JsonLineCommand):
                 institution=institution,
                 name=options["name"],
                 credit_code=options["credit_code"],
-                kind=KINDS[options["kind"]],
+                kind=options["kind"],
                 valid_from=_date(options["valid_from"], "委托起始日期"),
                 valid_to=_date(options["valid_to"], "委托截止日期"),
                 document_number=options["document_number"],
