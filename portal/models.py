@@ -228,10 +228,6 @@ class User(AbstractUser):
         return self.kind == OrgKind.FINANCIAL_REGULATOR
 
     @property
-    def is_org_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-    @property
     def can_write(self) -> bool:
         return self.role in (Role.ADMIN, Role.OPERATOR)
 

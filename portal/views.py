@@ -189,6 +189,39 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/organisations/form.html", {"form": form})
 
 
+class OrganisationEditForm(forms.Form):
+    name = forms.CharField(label="单位名称", max_length=200)
+    licence_category = forms.ChoiceField(
+        label="许可类别", choices=[("", "—")] + list(LicenceCategory.choices), required=False
+    )
+    province = forms.CharField(label="所在省份", max_length=32, required=False)
+    contact_email = forms.EmailField(label="联系邮箱", required=False)
+
+
+@login_required
+def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The administration's 管理员 renames an organisation or corrects its details; the kind
+    and the credit code identify it and stay (accounts.services.organisation_update)."""
+    user = request.user
+    require_kind(request, OrgKind.REGULATOR)
+    if user.role != Role.ADMIN:
+        raise Http404
+    org = get_object_or_404(Organisation.objects.visible_to(user), pk=pk)
+    initial = {key: getattr(org, key) for key in account_services.ORGANISATION_EDITABLE}
+    form = OrganisationEditForm(request.POST or None, initial=initial)
+    if not org.is_institution:
+        del form.fields["licence_category"]
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_services.organisation_update(actor=user, organisation=org, **form.cleaned_data)
+        except PortalError as exc:
+            _form_errors_from(exc, form)
+        else:
+            messages.success(request, "已保存单位信息")
+            return redirect("organisation_detail", pk=org.pk)
+    return render(request, "portal/organisations/edit.html", {"form": form, "org": org})
+
+
 @login_required
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user

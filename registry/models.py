@@ -135,9 +135,6 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def is_valid_on(self, day: dt.date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
-
     @property
     def is_expired(self) -> bool:
         return self.valid_to is not None and self.valid_to < timezone.localdate()
@@ -245,9 +242,6 @@ class NumberQuerySet(models.QuerySet):
                 output_field=models.BooleanField(),
             )
         )
-
-    def active(self) -> NumberQuerySet:
-        return self.filter(status=Status.ACTIVE)
 
 
 def fingerprint(values: tuple) -> str:

@@ -37,7 +37,6 @@ from .models import (
     Purpose,
     RegisteredNumber,
     Status,
-    UserType,
 )
 
 log = logging.getLogger(__name__)
@@ -727,7 +726,3 @@ def _reject(job: ImportJob, path: Path, fmt, bad: dict) -> None:
         f"文件中有 {len(bad)} 行错误，未导入任何数据。请下载错误报告，修改后重新上传。",
         code="row_errors",
     )
-
-
-def user_type_label(value: str) -> str:
-    return UserType(value).label

@@ -107,26 +107,50 @@ def organisation_create(
     return org, True
 
 
+ORGANISATION_EDITABLE = ("name", "province", "contact_email", "licence_category")
+
+
 def organisation_update(*, actor, organisation: Organisation, **changes) -> Organisation:
+    """Rename an organisation or correct its details (单位管理). The kind and the credit code
+    never change: they identify it. Only what differs is saved and audited; nothing that
+    differs, nothing written."""
     _require_regulator(actor)
-    allowed = {"name", "province", "contact_email", "is_active", "licence_category"}
+    unknown = set(changes) - set(ORGANISATION_EDITABLE)
+    if unknown:
+        raise PortalError(f"不能修改：{'、'.join(sorted(unknown))}", code="not_editable")
+    changes = {key: (value or "").strip() for key, value in changes.items()}
+    if "name" in changes and not changes["name"]:
+        raise PortalError("单位名称不能为空", code="name", field="name")
+    if "licence_category" in changes:
+        if not organisation.is_institution:
+            changes.pop("licence_category")
+        elif changes["licence_category"] not in LicenceCategory.values:
+            raise PortalError(
+                f"许可类别“{changes['licence_category']}”无效，可选：{choices_text(LicenceCategory)}",
+                code="licence_category",
+                field="licence_category",
+            )
     with transaction.atomic():
-        before = {key: getattr(organisation, key) for key in changes if key in allowed}
+        current = Organisation.objects.select_for_update().get(pk=organisation.pk)
+        before = {k: getattr(current, k) for k, v in changes.items() if getattr(current, k) != v}
+        if not before:
+            return current
         for key in before:
-            setattr(organisation, key, changes[key])
-        if "licence_category" in before and organisation.is_institution:
-            organisation.licensing_authority = LICENCE_AUTHORITY[
-                LicenceCategory(organisation.licence_category)
+            setattr(current, key, changes[key])
+        if "licence_category" in before:
+            current.licensing_authority = LICENCE_AUTHORITY[
+                LicenceCategory(current.licence_category)
             ]
-        organisation.save()
+        current.full_clean(exclude=["credit_code"])
+        current.save()
         audit.record(
             "organisation.update",
             actor=actor,
-            organisation=organisation,
-            obj=organisation,
+            organisation=current,
+            obj=current,
             summary={"before": before, "after": {k: changes[k] for k in before}},
         )
-    return organisation
+    return current
 
 
 def one_time_password() -> str:

@@ -363,3 +363,40 @@ def test_regulator_adds_the_first_admin_who_must_change_the_password(client_for,
     response = fresh.post(reverse("login"), {"username": "erin", "password": password})
     assert response["Location"] == reverse("password_change")
     assert fresh.get(reverse("user_list"))["Location"] == reverse("password_change")
+
+
+# --- renaming an organisation (issue 10 §15: organisation_update has a page) -------------
+
+
+def test_rita_renames_an_organisation_and_it_is_audited(client_for, regulator_rita, inst_alice):
+    url = reverse("organisation_edit", args=[inst_alice.organisation_id])
+    client = client_for(regulator_rita)
+    form = {"name": "甲银行股份有限公司", "licence_category": "bank", "province": "浙江省"}
+    response = client.post(url, form)
+    assert response.status_code == 302
+    org = Organisation.objects.get(pk=inst_alice.organisation_id)
+    assert (org.name, org.province, org.kind) == ("甲银行股份有限公司", "浙江省", "institution")
+    event = AuditEvent.objects.filter(action="organisation.update").get()
+    assert event.summary["before"]["name"] == "甲银行"
+    client.post(url, form)  # the same again: nothing changes, nothing is written
+    assert AuditEvent.objects.filter(action="organisation.update").count() == 1
+    page = client.get(reverse("organisation_detail", args=[org.pk])).content.decode()
+    assert 'data-testid="edit-organisation"' in page
+
+
+def test_an_empty_name_is_refused_on_the_page(client_for, regulator_rita, inst_alice):
+    url = reverse("organisation_edit", args=[inst_alice.organisation_id])
+    body = client_for(regulator_rita).post(url, {"name": " "}).content.decode()
+    assert "该字段是必填项" in body
+    assert Organisation.objects.get(pk=inst_alice.organisation_id).name == "甲银行"
+
+
+@pytest.mark.parametrize(
+    "who", ["inst_alice", "inst_bob", "carrier_carol", "financial_fiona", "operator_rob"]
+)
+def test_only_the_administrations_admin_renames(request, client_for, inst_alice, who):
+    url = reverse("organisation_edit", args=[inst_alice.organisation_id])
+    client = client_for(request.getfixturevalue(who))
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"name": "改名"}).status_code == 404
+    assert Organisation.objects.get(pk=inst_alice.organisation_id).name == "甲银行"
