@@ -40,7 +40,7 @@ KIND_LABEL_CHOICES = [
     ("子端口", "子端口"),
 ]
 PURPOSE_LABEL_CHOICES = [("", "请选择"), *((label, label) for _value, label in Purpose.choices)]
-CARRIERS = ["中国移动", "中国联通", "中国电信", "中国广电"]
+CARRIERS = list(register.BASIC_CARRIERS)
 
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
 DOCUMENT_EXTENSIONS = ("pdf", "jpg", "jpeg", "png", "ofd")

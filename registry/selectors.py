@@ -18,7 +18,7 @@ from portal.filters import bounded_id, filter_by_id
 from portal.models import Organisation, OrgKind
 
 from . import numbers
-from .importers.register import carrier_name
+from .importers.register import BASIC_CARRIERS, carrier_name
 from .models import (
     ImportJob,
     ImportStatus,
@@ -96,6 +96,24 @@ def filter_numbers(
         queryset = queryset.with_shared_mark().filter(shared=shared == "1")
     queryset = filter_by_id(queryset, "partner_id", partner)
     return filter_by_id(queryset, "institution_id", institution)
+
+
+def carrier_choices(*, user) -> list[str]:
+    """The 运营商 filter's drop-down: the four basic carriers, and for an institution the
+    SMS providers its own register names too (a regulator's register is too large to
+    scan for that on every page; providers are still found by the URL's ?carrier=)."""
+    choices = list(BASIC_CARRIERS)
+    if user.is_institution:
+        names = (
+            RegisteredNumber.objects.visible_to(user)
+            .filter(status=Status.ACTIVE)
+            .exclude(carrier__in=choices)
+            .order_by("carrier")
+            .values_list("carrier", flat=True)
+            .distinct()[:50]
+        )
+        choices += list(names)
+    return choices
 
 
 def numbers_for_list(*, user, **filters) -> QuerySet:

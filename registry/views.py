@@ -95,7 +95,7 @@ def number_list(request: HttpRequest) -> HttpResponse:
             "purposes": Purpose.choices,
             "statuses": selectors.status_filter_choices(),
             "kinds": selectors.kind_filter_choices(),
-            "carriers": CARRIERS,
+            "carriers": selectors.carrier_choices(user=user),
             "partners": selectors.partner_choices(user=user, institution=filters["institution"]),
             "institutions": selectors.institutions_for_filter(user=user),
         },

@@ -89,6 +89,7 @@ CARRIER_NAMES = {
     "广电": "中国广电",
     "中国广电": "中国广电",
 }
+BASIC_CARRIERS = ("中国移动", "中国联通", "中国电信", "中国广电")
 REMARK_MAX = 500
 
 # Columns of the staging table, in COPY order.

@@ -9,13 +9,4 @@
       event.stopPropagation();
     }
   });
-  // Progress bars: width comes from data-progress (inline style attributes are blocked).
-  function paintProgress(root) {
-    (root || document).querySelectorAll("[data-progress]").forEach(function (bar) {
-      var value = Math.max(0, Math.min(100, parseFloat(bar.getAttribute("data-progress")) || 0));
-      bar.style.width = value + "%";
-    });
-  }
-  document.addEventListener("DOMContentLoaded", function () { paintProgress(document); });
-  document.addEventListener("htmx:afterSwap", function (event) { paintProgress(event.target); });
 })();

@@ -58,3 +58,10 @@ def test_carrier_checks_an_sms_filing_deadline_on_the_dashboard(client_for, carr
 def test_a_bad_planned_day_is_explained(client_for, carrier_carol, text, message):
     body = client_for(carrier_carol).get("/", {"sms_start": text}).content.decode()
     assert message in body
+
+
+def test_favicon_ico_is_the_portals_icon(client):
+    """Issue 10 §14: /favicon.ico was a 404."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].startswith("/static/portal/favicon")

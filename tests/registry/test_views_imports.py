@@ -89,7 +89,10 @@ def test_upload_imports_in_the_background_and_shows_the_result(
     assert 'data-testid="counts"' in body
     assert "新增 3" in body
     assert 'data-progress="100"' in body
+    # Issue 10 §14: the bar is rendered at its width; a finished bar never grows from 0.
+    assert "w-progress-100" in body and "w-progress-0" not in body
     assert "hx-trigger" not in body  # finished: nothing polls
+    assert " 上传 · " in body  # "由 alice 上传", with the space
     assert set(RegisteredNumber.objects.values_list("number", flat=True)) == {
         "13800138000",
         "057187654321",
@@ -188,7 +191,7 @@ def test_progress_shows_rows_and_stops_when_finished(client_for, inst_alice, ali
     )
     fragment = text(client.get(f"/registry/imports/{alice_job.pk}/progress/"))
     assert "50 / 200 行" in fragment
-    assert 'data-progress="25"' in fragment
+    assert 'data-progress="25"' in fragment and "w-progress-25" in fragment
     assert 'hx-trigger="every 1s"' in fragment
     services.import_job_run(job_id=alice_job.pk)
     fragment = text(client.get(f"/registry/imports/{alice_job.pk}/progress/"))

@@ -489,3 +489,14 @@ def test_a_number_held_elsewhere_is_registered_marked_and_nobody_named(
     rita = client_for(regulator_rita)
     assert "13800138000" in rows_of(rita.get(LIST, {"shared": "1"}))
     assert "13800138000" not in rows_of(rita.get(LIST, {"shared": "0"}))
+
+
+def test_the_carrier_filter_is_a_drop_down_with_the_institutions_providers(
+    client_for, inst_alice, alice_number
+):
+    """Issue 10 §14: the 运营商 filter was free text while the others were drop-downs."""
+    register(inst_alice, "1069055599", 电信运营商="某某短信服务有限公司")
+    body = rows_of(client_for(inst_alice).get(LIST, {"carrier": "中国移动"}))
+    assert '<select id="f-carrier"' in body
+    assert '<option value="中国移动" selected>' in body
+    assert '<option value="某某短信服务有限公司">' in body
