@@ -507,16 +507,17 @@ def import_job_run(*, job_id: int) -> ImportJob:
         if state["status"] not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
             job.refresh_from_db()
             return job
-        lost = state["lost_attempts"] + (state["status"] == ImportStatus.RUNNING)
+        lost = state["lost_attempts"] + int(state["status"] == ImportStatus.RUNNING)
+        run_again = lost < settings.IMPORT_MAX_LOST_ATTEMPTS
         # Claim the job: the attempt number is taken atomically, and only the attempt that
         # holds the newest number may merge (checked under a row lock in ``_run``).
         ImportJob.objects.filter(pk=job.pk).update(
-            attempts=F("attempts") + (lost < settings.IMPORT_MAX_LOST_ATTEMPTS),
+            attempts=F("attempts") + (1 if run_again else 0),
             lost_attempts=lost,
         )
     job.refresh_from_db()
     merging.clear_staging(job.pk)
-    if lost >= settings.IMPORT_MAX_LOST_ATTEMPTS:
+    if not run_again:
         log.error("import job %s: %s attempts lost, not run again", job.pk, lost)
         _finish(
             job,
