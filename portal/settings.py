@@ -331,6 +331,15 @@ MEDIA_URL = "/media/"  # never served directly: downloads go through views that 
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 50 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The spreadsheet reader runs in a child process with these limits (sandbox.py): a file
+# that needs more fails its job with a message, the worker lives on.
+IMPORT_READER_MAX_MEMORY_MB = int(os.environ.get("IMPORT_READER_MAX_MEMORY_MB", 2048))
+IMPORT_READER_MAX_CPU_SECONDS = int(os.environ.get("IMPORT_READER_MAX_CPU_SECONDS", 600))
+# A job whose attempts were lost this many times (its worker died) fails instead of being
+# redelivered again; a queued or running job silent for this long no longer blocks a new
+# upload of the same file.
+IMPORT_MAX_LOST_ATTEMPTS = int(os.environ.get("IMPORT_MAX_LOST_ATTEMPTS", 2))
+IMPORT_STALE_SECONDS = int(os.environ.get("IMPORT_STALE_SECONDS", 15 * 60))
 # Records are kept at least 2 years (000 §二(一)2; 001 第十二条).
 RETENTION_DAYS = retention_days(os.environ.get("RETENTION_DAYS"))
 

@@ -14,8 +14,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -75,6 +82,13 @@ def upcoming_deadlines(today: dt.date) -> dict:
     context["next_year"] = next_year
     context["next_year_loaded"] = CalendarYear.objects.filter(year=next_year).exists()
     return context
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever a page links: the portal's own icon (resolved
+    per request, so the hashed name of the collected static files is used)."""
+    return HttpResponsePermanentRedirect(static("portal/favicon.svg"))
 
 
 def sms_filing_check(text: str) -> dict:

@@ -191,6 +191,11 @@ class ImportJob(models.Model):
     message = models.TextField("结果说明", blank=True)
     warnings = models.JSONField("提示", default=list, blank=True)
     attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
+    # Attempts that never came back (their worker died): capped by IMPORT_MAX_LOST_ATTEMPTS.
+    lost_attempts = models.PositiveSmallIntegerField("中断次数", default=0)
+    # The last sign of life (upload, progress): a job silent for IMPORT_STALE_SECONDS no
+    # longer blocks a new upload of the same file.
+    heartbeat_at = models.DateTimeField("最近进展时间", default=timezone.now)
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)

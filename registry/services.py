@@ -28,7 +28,8 @@ from .importers import merge as merging
 from .importers import register
 from .importers.files import FileFormat, FileRejected, inspect_upload
 from .importers.files import _mb as size_text
-from .importers.reader import read_rows
+from .importers.reader import ReadLimits
+from .importers.sandbox import read_rows_isolated
 from .models import (
     ImportJob,
     ImportMode,
@@ -50,6 +51,18 @@ class ImportRejected(PortalError):
 class ImportSuperseded(Exception):
     """A later attempt of the same job took over (the broker redelivered it, e.g. after this
     worker lost its connection): this attempt must not merge, the later one will."""
+
+
+def read_rows(path: Path, fmt: FileFormat):
+    """The upload's rows, parsed in a child process under the reader's memory and CPU
+    limits (importers/sandbox.py): no file can take the worker down with it."""
+    return read_rows_isolated(
+        path,
+        fmt,
+        limits=ReadLimits(),
+        max_memory_bytes=settings.IMPORT_READER_MAX_MEMORY_MB * 1024 * 1024,
+        max_cpu_seconds=settings.IMPORT_READER_MAX_CPU_SECONDS,
+    )
 
 
 def _require_writer(actor, institution: Organisation) -> None:
@@ -362,7 +375,10 @@ def import_job_create(
     The file is stored under a server-made name and inspected at once (size, type,
     macros, encryption, zip bombs): a hostile file is a rejected job with a message, never
     a 500. The same content already imported (or queued) for this institution is recognised
-    by its SHA-256 and returns that job instead of importing twice.
+    by its SHA-256 and returns that job instead of importing twice; a failed or rejected
+    job does not count, nor does a queued or running one silent for
+    ``IMPORT_STALE_SECONDS`` (it is failed, so that it can never merge, and the new upload
+    gets a job of its own).
     """
     _require_institution(institution)
     _require_writer(actor, institution)
@@ -389,6 +405,13 @@ def import_job_create(
             )
             .first()
         )
+        if previous is not None and _stale(previous):
+            _finish(
+                previous,
+                ImportStatus.FAILED,
+                "导入失败，号码登记未作任何修改：任务长时间无进展，已由重新上传的同一文件取代",
+            )
+            previous = None
         if previous is not None:
             return previous, False
         job = ImportJob(
@@ -419,6 +442,13 @@ def import_job_create(
     return job, True
 
 
+def _stale(job: ImportJob) -> bool:
+    if job.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        return False
+    silent = timezone.now() - job.heartbeat_at
+    return silent.total_seconds() > settings.IMPORT_STALE_SECONDS
+
+
 def duplicate_message(job: ImportJob) -> str:
     """What to tell a user who uploads content already uploaded (same SHA-256)."""
     when = timezone.localtime(job.created_at)
@@ -441,6 +471,7 @@ def _enqueue(job_id: int) -> None:
 
 
 def _progress(job: ImportJob, **fields) -> None:
+    fields.setdefault("heartbeat_at", timezone.now())
     ImportJob.objects.filter(pk=job.pk).update(**fields)
     for key, value in fields.items():
         setattr(job, key, value)
@@ -452,15 +483,41 @@ def import_job_run(*, job_id: int) -> ImportJob:
     A finished job is returned as it is. Anything else starts from scratch: staging of an
     earlier, interrupted attempt is cleared first, and the registry changes only in the
     final transaction, which also marks the job done.
+
+    A job found "running" was left so by an attempt that never came back (its worker
+    died: acks late and reject on worker loss redeliver it). After
+    ``IMPORT_MAX_LOST_ATTEMPTS`` such losses the job fails with a message instead of being
+    run again: a file that kills its worker must not do so for ever.
     """
     job = ImportJob.objects.select_related("institution", "created_by").get(pk=job_id)
     if job.is_finished:
         return job
+    with transaction.atomic():
+        state = ImportJob.objects.select_for_update().values("status", "lost_attempts")
+        state = state.get(pk=job.pk)
+        if state["status"] not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+            job.refresh_from_db()
+            return job
+        lost = state["lost_attempts"] + int(state["status"] == ImportStatus.RUNNING)
+        run_again = lost < settings.IMPORT_MAX_LOST_ATTEMPTS
+        # Claim the job: the attempt number is taken atomically, and only the attempt that
+        # holds the newest number may merge (checked under a row lock in ``_run``).
+        ImportJob.objects.filter(pk=job.pk).update(
+            attempts=F("attempts") + (1 if run_again else 0),
+            lost_attempts=lost,
+        )
+    job.refresh_from_db()
     merging.clear_staging(job.pk)
-    # Claim the job: the attempt number is taken atomically, and only the attempt that
-    # holds the newest number may merge (checked under a row lock in ``_run``).
-    ImportJob.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1)
-    job.attempts = ImportJob.objects.values_list("attempts", flat=True).get(pk=job.pk)
+    if not run_again:
+        log.error("import job %s: %s attempts lost, not run again", job.pk, lost)
+        _finish(
+            job,
+            ImportStatus.FAILED,
+            f"导入失败，号码登记未作任何修改：处理该文件的后台进程已 {lost} 次意外终止，"
+            "已停止重试。请检查文件（如远离表格的单元格、超大的工作表）后重新上传；"
+            "如仍失败，请联系平台运维",
+        )
+        return job
     _progress(job, status=ImportStatus.RUNNING, started_at=timezone.now(), rows_done=0)
     try:
         _run(job)
@@ -474,6 +531,14 @@ def import_job_run(*, job_id: int) -> ImportJob:
         merging.clear_staging(job.pk)
         _finish(job, ImportStatus.REJECTED, exc.message)
     return job
+
+
+def import_job_requeue(*, job_id: int) -> None:
+    """The task caught an error and will retry: this attempt ended (it was not lost), so
+    the next one does not count against IMPORT_MAX_LOST_ATTEMPTS."""
+    ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(
+        status=ImportStatus.QUEUED, heartbeat_at=timezone.now()
+    )
 
 
 def import_job_fail(*, job_id: int, reason: str) -> None:
@@ -709,11 +774,14 @@ def _reject(job: ImportJob, path: Path, fmt, bad: dict) -> None:
     tmp.parent.mkdir(parents=True, exist_ok=True)
     with read_rows(path, fmt) as sheet:
         header = register.find_register_header(sheet)
+        # Only the form's columns are echoed, in the file's order: never the thousands of
+        # unknown ones a hostile file may carry.
+        known = sorted(header.columns.values())
         error_report.write_error_workbook(
             tmp,
-            headers=header.headers,
+            headers=[header.headers[i] for i in known],
             rows=(
-                (row.number, row.cells, bad[row.number])
+                (row.number, _known_cells(row.cells, known), bad[row.number])
                 for row in header.data_rows
                 if row.number in bad
             ),
@@ -726,3 +794,8 @@ def _reject(job: ImportJob, path: Path, fmt, bad: dict) -> None:
         f"文件中有 {len(bad)} 行错误，未导入任何数据。请下载错误报告，修改后重新上传。",
         code="row_errors",
     )
+
+
+def _known_cells(cells: list[str], known: list[int]) -> list[str]:
+    n = len(cells)
+    return [cells[i] if i < n else "" for i in known]

@@ -28,21 +28,25 @@ import codecs
 import csv
 import datetime as dt
 import re
+import threading
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from os import PathLike
+from pathlib import Path
 from typing import NamedTuple
 
 from python_calamine import CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
-from portal.workdays import no_such_day
-
+from . import extent as extents
 from .files import FileFormat, FileRejected
 
 __all__ = [
     "HeaderMap",
+    "ReadLimits",
     "Row",
     "SheetData",
     "cell_text",
@@ -57,12 +61,27 @@ __all__ = [
 ]
 
 CSV_SAMPLE_BYTES = 1024 * 1024
+MAX_LISTED_UNKNOWN = 20  # unknown columns named in the warning; the rest are counted
 SNIFF_CHARS = 32 * 1024
 
 # Excel keeps 15 significant digits: an integral float with 16+ digits may have had its tail
 # replaced by zeros when it was typed, so it is never turned back into a digit string.
 # (This is stricter than 2**53, the limit of exact integers in a double.)
 EXACT_INT_LIMIT = 10**15
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much of a sheet the reader takes on (see extent.check_xlsx_sheet).
+
+    ``max_columns``: cells right of it are refused (xlsx: they would cost a dense range)
+    or dropped with a warning (CSV); the other three bound calamine's dense range.
+    """
+
+    max_columns: int = 1024
+    max_dense_cells: int = 30_000_000
+    sparse_floor: int = 1_000_000
+    sparse_ratio: int = 20
 
 
 class Row(NamedTuple):
@@ -167,17 +186,24 @@ class SheetData:
         self.close()
 
 
-def read_rows(path: str | PathLike[str], fmt: FileFormat) -> SheetData:
+def read_rows(
+    path: str | PathLike[str], fmt: FileFormat, *, limits: ReadLimits | None = None
+) -> SheetData:
     """Open an inspected upload and return its rows as text (see module docstring).
 
     Raises FileRejected: ``empty_sheet`` (no non-blank row), ``no_visible_sheet``,
-    ``macro`` (Excel 4.0 macro sheet), ``encrypted``, ``corrupt``; while iterating a CSV:
+    ``macro`` (Excel 4.0 macro sheet), ``encrypted``, ``corrupt``, ``sheet_too_wide``,
+    ``sheet_too_sparse``, ``sheet_too_large`` (extent.py); while iterating a CSV:
     ``bad_encoding``, ``bad_csv``.
+
+    This runs the parser in the calling process: import code calls it through
+    ``sandbox.read_rows_isolated``, in a child process with a memory limit.
     """
     fmt = FileFormat(fmt)
+    limits = limits or ReadLimits()
     if fmt is FileFormat.CSV:
-        return _read_csv(path)
-    return _read_workbook(path, fmt)
+        return _read_csv(path, limits)
+    return _read_workbook(path, fmt, limits)
 
 
 def _peeked(data: SheetData, rows: Iterator[Row], empty_message: str) -> SheetData:
@@ -202,7 +228,80 @@ def _unreadable(exc: BaseException) -> FileRejected:
     )
 
 
-def _read_workbook(path: str | PathLike[str], fmt: FileFormat) -> SheetData:
+def _extent_limits(limits: ReadLimits) -> dict:
+    return {
+        "max_columns": limits.max_columns,
+        "max_dense_cells": limits.max_dense_cells,
+        "sparse_floor": limits.sparse_floor,
+        "sparse_ratio": limits.sparse_ratio,
+    }
+
+
+def _sheet_xml_size(path, name: str) -> int | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            part = extents.sheet_part(zf, name)
+            return zf.getinfo(part).file_size if part else None
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, zlib.error):
+        return None
+
+
+class _Check(threading.Thread):
+    """extent.check_xlsx_sheet on a thread: python-calamine releases the GIL while it
+    parses, so a large sheet is scanned meanwhile at no cost in time."""
+
+    def __init__(self, path, name: str, limits: ReadLimits) -> None:
+        super().__init__(name="extent-check", daemon=True)
+        self.args_ = (path, name, limits)
+        self.result: tuple | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        path, name, limits = self.args_
+        try:
+            self.result = extents.check_xlsx_sheet(path, name, **_extent_limits(limits))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the reading thread
+            self.error = exc
+
+    def outcome(self) -> Path | None:
+        if self.ident is not None:  # started as a thread (else run() ran in line)
+            self.join()
+        if self.error is not None:
+            if isinstance(self.error, FileRejected | MemoryError):
+                raise self.error
+            raise _unreadable(self.error) from None
+        return self.result[1] if self.result else None
+
+
+def check_workbook_extent(
+    path: str | PathLike[str], fmt: FileFormat, *, limits: ReadLimits | None = None
+) -> None:
+    """Only the extent check of the sheet read_rows would read (raises FileRejected);
+    explains why a reader died."""
+    if FileFormat(fmt) is not FileFormat.XLSX:
+        return
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        metas = list(wb.sheets_metadata)
+    except BaseException:  # noqa: BLE001
+        return
+    chosen = next(
+        (
+            m.name
+            for m in metas
+            if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet
+        ),
+        None,
+    )
+    if chosen is not None:
+        _, trimmed = extents.check_xlsx_sheet(
+            path, chosen, **_extent_limits(limits or ReadLimits())
+        )
+        if trimmed is not None:
+            trimmed.unlink(missing_ok=True)
+
+
+def _read_workbook(path: str | PathLike[str], fmt: FileFormat, limits: ReadLimits) -> SheetData:
     # from_path picks the parser by the file's extension (and reads lazily); when the stored
     # file's name does not end with the checked format's extension, from_filelike sniffs
     # the content instead (it copies the file into memory, <= the upload limit).
@@ -213,7 +312,7 @@ def _read_workbook(path: str | PathLike[str], fmt: FileFormat) -> SheetData:
             with open(path, "rb") as fh:
                 wb = CalamineWorkbook.from_filelike(fh)
         metas = list(wb.sheets_metadata)
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except BaseException as exc:  # noqa: BLE001 - includes pyo3's PanicException
         raise _unreadable(exc) from None
@@ -244,14 +343,43 @@ def _read_workbook(path: str | PathLike[str], fmt: FileFormat) -> SheetData:
     if others:
         warnings.append(f"只读取第一个可见工作表“{name}”，已忽略其他工作表：{'、'.join(others)}")
 
+    # The sheet's real extent, before calamine allocates its dense range (extent.py).
+    check: _Check | None = None
+    trimmed: Path | None = None
+    if fmt is FileFormat.XLSX:
+        size = _sheet_xml_size(path, name)
+        check = _Check(path, name, limits)
+        if size is None or size <= extents.EAGER_SCAN_BYTES:
+            check.run()
+            trimmed = check.outcome()
+            check = None
+        else:
+            check.start()
     try:
-        sheet = wb.get_sheet_by_index(chosen)
-        start, end = sheet.start, sheet.end
-        wb.close()  # the sheet keeps its own copy of the cells
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # noqa: BLE001
-        raise _unreadable(exc) from None
+        try:
+            if trimmed is not None:  # blank cells far out: read the copy without them
+                wb.close()
+                wb = CalamineWorkbook.from_path(str(trimmed))
+            sheet = wb.get_sheet_by_index(chosen)
+            start, end = sheet.start, sheet.end
+            wb.close()  # the sheet keeps its own copy of the cells
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            if check is not None:
+                check.outcome()  # its refusal explains the failure better
+            raise _unreadable(exc) from None
+        if check is not None:
+            trimmed = check.outcome()
+            if trimmed is not None:
+                del sheet
+                wb = CalamineWorkbook.from_path(str(trimmed))
+                sheet = wb.get_sheet_by_index(chosen)
+                start, end = sheet.start, sheet.end
+                wb.close()
+    finally:
+        if trimmed is not None:
+            trimmed.unlink(missing_ok=True)
 
     total = end[0] + 1 if end is not None else 0
     data = SheetData(format=fmt, sheet_name=name, warnings=warnings, total_rows=total)
@@ -273,7 +401,7 @@ def _workbook_rows(sheet, col_offset: int) -> Iterator[Row]:
             cells = _row_texts(raw)
             if any(cells):
                 yield Row(number, pad + cells if col_offset else cells)
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
         raise
     except BaseException as exc:  # noqa: BLE001
         raise _unreadable(exc) from None
@@ -318,7 +446,7 @@ def detect_csv_delimiter(sample: str) -> str:
     return best if support[best] else ","
 
 
-def _read_csv(path: str | PathLike[str]) -> SheetData:
+def _read_csv(path: str | PathLike[str], limits: ReadLimits) -> SheetData:
     with open(path, "rb") as fh:
         raw = fh.read(CSV_SAMPLE_BYTES)
         at_eof = not fh.read(1)
@@ -328,15 +456,28 @@ def _read_csv(path: str | PathLike[str]) -> SheetData:
     )[:SNIFF_CHARS]
     delimiter = detect_csv_delimiter(sample)
     data = SheetData(format=FileFormat.CSV, sheet_name=None, encoding=encoding, delimiter=delimiter)
-    return _peeked(data, _csv_rows(path, encoding, delimiter), "CSV 文件中没有数据（工作表为空）")
+    rows = _csv_rows(path, encoding, delimiter, limits.max_columns, data.warnings)
+    return _peeked(data, rows, "CSV 文件中没有数据（工作表为空）")
 
 
-def _csv_rows(path: str | PathLike[str], encoding: str, delimiter: str) -> Iterator[Row]:
+def _csv_rows(
+    path: str | PathLike[str], encoding: str, delimiter: str, max_columns: int, warnings: list
+) -> Iterator[Row]:
     number = 0
+    dropped = False
     with open(path, encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             for number, raw in enumerate(reader, 1):  # noqa: B007 - number used in except
+                if len(raw) > max_columns:
+                    # Bounded width: a 100,000-column line costs one list, never a report.
+                    if not dropped and any(c.strip() for c in raw[max_columns:]):
+                        dropped = True
+                        warnings.append(
+                            f"只读取前 {max_columns} 列：第 {number} 行等行在第 {max_columns} "
+                            "列之后的内容已忽略"
+                        )
+                    raw = raw[:max_columns]
                 cells = [c.strip() for c in raw]
                 if any(cells):
                     yield Row(number, cells)
@@ -503,7 +644,9 @@ def find_header(
 
     warnings = []
     if unknown:
-        warnings.append(f"已忽略未知列：{'、'.join(unknown)}")
+        shown = "、".join(unknown[:MAX_LISTED_UNKNOWN])
+        more = len(unknown) - MAX_LISTED_UNKNOWN
+        warnings.append(f"已忽略未知列：{shown}" + (f" 等共 {len(unknown)} 列" if more > 0 else ""))
     return HeaderMap(
         columns=columns,
         headers=list(header_row.cells),
@@ -590,12 +733,19 @@ class _NoSuchDay(ValueError):
 
 def _build(y, mo, d, hh, mi, ss, us) -> dt.datetime:
     micro = int(us.ljust(6, "0")) if us else 0
-    problem = no_such_day(int(y), int(mo), int(d))
-    if problem:
-        raise _NoSuchDay(problem)
-    return dt.datetime(  # noqa: DTZ001 - naive: spreadsheet local time
-        int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0), micro
-    )
+    try:
+        return dt.datetime(  # noqa: DTZ001 - naive: spreadsheet local time
+            int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0), micro
+        )
+    except ValueError:
+        # Imported here, on the error path only: the reader (and its child process) stays
+        # free of Django on the way in.
+        from portal.workdays import no_such_day
+
+        problem = no_such_day(int(y), int(mo), int(d))
+        if problem:
+            raise _NoSuchDay(problem) from None
+        raise
 
 
 def parse_date(text: str) -> dt.date:
