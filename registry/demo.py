@@ -61,6 +61,8 @@ NUMBERS = {
         ("95501", "催收", "本机构", "", "中国联通", "2025-02-01", ""),
         ("13700137003", "营销", "本机构", "", "中国移动", "2026-02-01", ""),
         ("106575501", "营销", "本机构", "", "中国联通", "2025-09-01", ""),
+        # also registered by 甲银行 (through its partner): shows the 多机构登记 mark
+        ("13900139002", "催收", "本机构", "", "中国联通", "2026-02-01", ""),
     ],
 }
 
@@ -84,7 +86,9 @@ def load(orgs: dict) -> None:
         institution = orgs[code]
         for number, purpose, user, user_code, carrier, start, main in rows:
             digits = "".join(ch for ch in number if ch.isdigit())
-            if RegisteredNumber.objects.filter(number=digits, status=Status.ACTIVE).exists():
+            if RegisteredNumber.objects.filter(
+                institution=institution, number=digits, status=Status.ACTIVE
+            ).exists():
                 continue
             number_register(
                 actor=None,

@@ -26,8 +26,9 @@ def test_load_demo_twice_is_idempotent():
     assert after_first[0] == before[0] + 5
     assert after_first[1] == before[1] + 5
     # one organisation.create + one user.create each, rita's TOTP device (auth.totp_enable),
-    # then the registry's demo partners (2) and numbers (10), each audited like any other
-    assert after_first[2] == before[2] + 10 + 1 + 2 + 10
+    # then the registry's demo partners (2) and numbers (11: one also registered by both
+    # banks), each audited like any other
+    assert after_first[2] == before[2] + 10 + 1 + 2 + 11
 
     call_command("load_demo", "--force", "--json", stdout=StringIO())
     assert counts() == after_first
