@@ -22,6 +22,7 @@ class PortalConfig(AppConfig):
                 "ip": "IP 地址",
             }
         )
+        register_labels("auth", fields={"provisioned": "演示环境预置", "replaced": "更换验证器"})
         register_labels(
             "organisation",
             fields={
