@@ -28,10 +28,10 @@ REQUIRED = ["号码", "用途", "使用单位", "电信运营商", "合作起始
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from registry.importers import errors
-from registry.importers.files import FileRejected, inspect_upload
-from registry.importers.reader import find_header
-from registry.importers.sandbox import read_rows_isolated
+from portal.spreadsheets import errors
+from portal.spreadsheets.files import FileRejected, inspect_upload
+from portal.spreadsheets.reader import find_header
+from portal.spreadsheets.sandbox import read_rows_isolated
 
 path, report, full, required = Path(sys.argv[1]), Path(sys.argv[2]), *map(json.loads, sys.argv[3:])
 started = time.perf_counter()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from portal.spreadsheets.xlsx import write_text_xlsx
+
 from .importers import register
-from .importers.xlsx import write_text_xlsx
 from .models import Purpose, UserType
 
 EXTRA = ["机构", "状态", "终止原因", "登记时间"]

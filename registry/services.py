@@ -22,14 +22,14 @@ from django.utils import timezone
 from portal import audit
 from portal.errors import Conflict, NotPermitted, PortalError, choices_text
 from portal.models import Organisation, OrgKind
+from portal.spreadsheets import errors as error_report
+from portal.spreadsheets.files import FileFormat, FileRejected, inspect_upload
+from portal.spreadsheets.files import size_text
+from portal.spreadsheets.reader import ReadLimits
+from portal.spreadsheets.sandbox import read_rows_isolated
 
-from .importers import errors as error_report
 from .importers import merge as merging
 from .importers import register
-from .importers.files import FileFormat, FileRejected, inspect_upload
-from .importers.files import _mb as size_text
-from .importers.reader import ReadLimits
-from .importers.sandbox import read_rows_isolated
 from .models import (
     ImportJob,
     ImportMode,

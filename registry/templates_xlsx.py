@@ -10,8 +10,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from portal.spreadsheets.xlsx import header_row, text_width
+
 from .importers import register
-from .importers.xlsx import header_row, text_width
 
 EXAMPLE = {
     register.NUMBER: "10690000123",

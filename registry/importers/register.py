@@ -26,10 +26,10 @@ from functools import lru_cache
 from django.db import connection
 
 from portal.creditcode import CreditCodeError, validate_credit_code
+from portal.spreadsheets.reader import find_header, parse_date
 
 from .. import numbers
 from ..models import PURPOSE_BY_LABEL, Partner, Purpose, UserType, fingerprint, purpose_covers
-from .reader import find_header, parse_date
 
 NUMBER = "号码"
 KIND = "号码类型"

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 import xlwt
 
-from registry.importers.files import FileFormat, FileRejected, inspect_upload
+from portal.spreadsheets.files import FileFormat, FileRejected, inspect_upload
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 FREE, END, FATSECT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD

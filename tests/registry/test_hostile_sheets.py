@@ -21,10 +21,10 @@ import openpyxl
 import pytest
 from django.core.files import File
 
+from portal.spreadsheets.files import FileRejected
+from portal.spreadsheets.reader import ReadLimits
+from portal.spreadsheets.sandbox import read_rows_isolated
 from registry import services
-from registry.importers.files import FileRejected
-from registry.importers.reader import ReadLimits
-from registry.importers.sandbox import read_rows_isolated
 from registry.models import ImportJob, ImportStatus, RegisteredNumber
 from tests import hostile_files as hostile
 
@@ -63,10 +63,10 @@ MEASURE = textwrap.dedent(
     """
     import json, resource, sys, time
     from pathlib import Path
-    from registry.importers import errors
-    from registry.importers.reader import find_header
-    from registry.importers.files import FileRejected, inspect_upload
-    from registry.importers.sandbox import read_rows_isolated
+    from portal.spreadsheets import errors
+    from portal.spreadsheets.reader import find_header
+    from portal.spreadsheets.files import FileRejected, inspect_upload
+    from portal.spreadsheets.sandbox import read_rows_isolated
 
     path, report = Path(sys.argv[1]), Path(sys.argv[2])
     FULL, REQUIRED = json.loads(sys.argv[3]), json.loads(sys.argv[4])

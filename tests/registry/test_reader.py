@@ -17,9 +17,9 @@ import pytest
 import xlwt
 from python_calamine import CalamineWorkbook
 
-from registry.importers.errors import write_error_workbook
-from registry.importers.files import FileFormat, FileRejected, inspect_upload
-from registry.importers.reader import (
+from portal.spreadsheets.errors import write_error_workbook
+from portal.spreadsheets.files import FileFormat, FileRejected, inspect_upload
+from portal.spreadsheets.reader import (
     cell_text,
     column_letter,
     find_header,
@@ -28,7 +28,7 @@ from registry.importers.reader import (
     parse_datetime,
     read_rows,
 )
-from registry.importers.xlsx import safe_cell
+from portal.spreadsheets.xlsx import safe_cell
 
 REQUIRED = {"号码", "用途", "使用单位"}
 SYNONYMS = {
@@ -468,7 +468,7 @@ def test_column_letter():
 
 
 def _row(number, cells):
-    from registry.importers.reader import Row
+    from portal.spreadsheets.reader import Row
 
     return Row(number, cells)
 
@@ -534,7 +534,7 @@ def test_parse_date_empty():
 
 def test_excel_serials_use_the_1900_system_with_its_fake_leap_day():
     """Serial 61 is 1900-03-01 because Excel counts a 1900-02-29 (serial 60) that never was."""
-    from registry.importers.reader import _excel_serial
+    from portal.spreadsheets.reader import _excel_serial
 
     assert _excel_serial("1", "1", None).date() == dt.date(1900, 1, 1)
     assert _excel_serial("59", "59", None).date() == dt.date(1900, 2, 28)
@@ -651,7 +651,7 @@ def test_csv_utf16_tab_separated(tmp_path):
 )
 def test_delimiter_detection(text, expected):
     """A title row without delimiters above the header (forms.md) does not fool detection."""
-    from registry.importers.reader import detect_csv_delimiter
+    from portal.spreadsheets.reader import detect_csv_delimiter
 
     assert detect_csv_delimiter(text) == expected
 

@@ -40,7 +40,7 @@ def write_error_workbook(
     ``rows`` yields ``(excel_row_number, original cell texts, [(column header, reason)])``.
     Sheet "错误明细": 原行号, the original headers, 错误列 (columns joined with '、'),
     错误原因 (reasons joined with '；'); every cell is text, passed through
-    :func:`~registry.importers.xlsx.safe_cell`. Sheet "说明": what the report means.
+    :func:`~portal.spreadsheets.xlsx.safe_cell`. Sheet "说明": what the report means.
     Returns the number of error rows written.
 
     openpyxl's write-only mode writes about 4,000 such rows a second here, so at most

@@ -42,7 +42,7 @@ STDERR_TAIL = 4096
 
 
 def _project_root() -> Path:
-    depth = len(__name__.split(".")) - 1  # registry.importers.sandbox -> 2 folders up
+    depth = len(__name__.split(".")) - 1  # portal.spreadsheets.sandbox -> 2 folders up
     return Path(__file__).resolve().parents[depth]
 
 

@@ -111,7 +111,7 @@ def inspect_upload(
     if size > max_bytes:
         raise FileRejected(
             "too_large",
-            f"文件大小为 {_mb(size)}，超过上限 {_mb(max_bytes)}，请拆分为多个文件后分批上传",
+            f"文件大小为 {size_text(size)}，超过上限 {size_text(max_bytes)}，请拆分为多个文件后分批上传",
         )
 
     ext = Path(original_name or "").suffix.lower()
@@ -240,7 +240,7 @@ def _markup_message(ext: str, markup: str) -> str:
     return f"文件扩展名为 {ext}，但内容是{what}，请在 Excel 中另存为 .xlsx 后上传"
 
 
-def _mb(n: int) -> str:
+def size_text(n: int) -> str:
     if n < MB // 100:
         return f"{max(n / 1024, 0.01):.2f} KB".replace(".00 KB", " KB")
     value = n / MB
@@ -380,7 +380,7 @@ def _inspect_zip(
                         raise _zip_bomb(f"条目压缩比 {ratio:.0f}:1，超过上限 {max_ratio}:1")
             if total_unc > max_uncompressed_bytes:
                 raise _zip_bomb(
-                    f"解压后共 {_mb(total_unc)}，超过上限 {_mb(max_uncompressed_bytes)}"
+                    f"解压后共 {size_text(total_unc)}，超过上限 {size_text(max_uncompressed_bytes)}"
                 )
             if total_unc > RATIO_FLOOR_BYTES:
                 ratio = total_unc / max(total_comp, 1)
