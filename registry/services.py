@@ -23,8 +23,7 @@ from portal import audit
 from portal.errors import Conflict, NotPermitted, PortalError, choices_text
 from portal.models import Organisation, OrgKind
 from portal.spreadsheets import errors as error_report
-from portal.spreadsheets.files import FileFormat, FileRejected, inspect_upload
-from portal.spreadsheets.files import size_text
+from portal.spreadsheets.files import FileFormat, FileRejected, inspect_upload, size_text
 from portal.spreadsheets.reader import ReadLimits
 from portal.spreadsheets.sandbox import read_rows_isolated
 

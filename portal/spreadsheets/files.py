@@ -111,7 +111,8 @@ def inspect_upload(
     if size > max_bytes:
         raise FileRejected(
             "too_large",
-            f"文件大小为 {size_text(size)}，超过上限 {size_text(max_bytes)}，请拆分为多个文件后分批上传",
+            f"文件大小为 {size_text(size)}，超过上限 {size_text(max_bytes)}，"
+            "请拆分为多个文件后分批上传",
         )
 
     ext = Path(original_name or "").suffix.lower()

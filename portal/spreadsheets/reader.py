@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
 import re
 import threading
 import unicodedata
@@ -57,6 +58,7 @@ __all__ = [
     "normalize_header",
     "parse_date",
     "parse_datetime",
+    "read_csv_bytes",
     "read_rows",
 ]
 
@@ -463,36 +465,58 @@ def _read_csv(path: str | PathLike[str], limits: ReadLimits) -> SheetData:
 def _csv_rows(
     path: str | PathLike[str], encoding: str, delimiter: str, max_columns: int, warnings: list
 ) -> Iterator[Row]:
+    with open(path, encoding=encoding, newline="") as fh:
+        yield from _csv_records(fh, encoding, delimiter, max_columns, warnings)
+
+
+def _csv_records(
+    lines: Iterable[str], encoding: str, delimiter: str, max_columns: int, warnings: list
+) -> Iterator[Row]:
     number = 0
     dropped = False
-    with open(path, encoding=encoding, newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        try:
-            for number, raw in enumerate(reader, 1):  # noqa: B007 - number used in except
-                if len(raw) > max_columns:
-                    # Bounded width: a 100,000-column line costs one list, never a report.
-                    if not dropped and any(c.strip() for c in raw[max_columns:]):
-                        dropped = True
-                        warnings.append(
-                            f"只读取前 {max_columns} 列：第 {number} 行等行在第 {max_columns} "
-                            "列之后的内容已忽略"
-                        )
-                    raw = raw[:max_columns]
-                cells = [c.strip() for c in raw]
-                if any(cells):
-                    yield Row(number, cells)
-        except UnicodeDecodeError:
-            raise FileRejected(
-                "bad_encoding",
-                f"CSV 文件第 {number + 1} 行附近的字符无法按 {_ENCODING_LABELS[encoding]} "
-                "解码，请将文件另存为 UTF-8 或 GB18030（GBK）编码后重新上传",
-            ) from None
-        except csv.Error as exc:
-            raise FileRejected(
-                "bad_csv",
-                f"CSV 文件第 {number + 1} 行格式错误（{exc}），请检查引号是否成对，"
-                "或在 Excel 中另存为 .xlsx 后上传",
-            ) from None
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        for number, raw in enumerate(reader, 1):  # noqa: B007 - number used in except
+            if len(raw) > max_columns:
+                # Bounded width: a 100,000-column line costs one list, never a report.
+                if not dropped and any(c.strip() for c in raw[max_columns:]):
+                    dropped = True
+                    warnings.append(
+                        f"只读取前 {max_columns} 列：第 {number} 行等行在第 {max_columns} "
+                        "列之后的内容已忽略"
+                    )
+                raw = raw[:max_columns]
+            cells = [c.strip() for c in raw]
+            if any(cells):
+                yield Row(number, cells)
+    except UnicodeDecodeError:
+        raise FileRejected(
+            "bad_encoding",
+            f"CSV 文件第 {number + 1} 行附近的字符无法按 {_ENCODING_LABELS[encoding]} "
+            "解码，请将文件另存为 UTF-8 或 GB18030（GBK）编码后重新上传",
+        ) from None
+    except csv.Error as exc:
+        raise FileRejected(
+            "bad_csv",
+            f"CSV 文件第 {number + 1} 行格式错误（{exc}），请检查引号是否成对，"
+            "或在 Excel 中另存为 .xlsx 后上传",
+        ) from None
+
+
+def read_csv_bytes(data: bytes, *, max_columns: int = ReadLimits.max_columns) -> list[Row]:
+    """A small CSV already in memory (the calendar upload), read like an uploaded one:
+    the same encodings (UTF-8, BOM, GB18030), delimiters, width bound and messages."""
+    encoding = detect_csv_encoding(data, at_eof=True)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise FileRejected(
+            "bad_encoding",
+            f"CSV 文件无法按 {_ENCODING_LABELS[encoding]} 解码，"
+            "请将文件另存为 UTF-8 或 GB18030（GBK）编码后重新上传",
+        ) from None
+    delimiter = detect_csv_delimiter(text[:SNIFF_CHARS])
+    return list(_csv_records(io.StringIO(text, newline=""), encoding, delimiter, max_columns, []))
 
 
 _ENCODING_LABELS = {

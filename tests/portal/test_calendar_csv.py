@@ -109,3 +109,18 @@ def test_many_errors_are_cut_after_twenty():
         parse_calendar_csv(text.encode(), year=2027)
     assert exc.value.message.count("不属于 2027 年") == 20
     assert exc.value.message.endswith("……")
+
+
+def test_calendar_csv_is_read_by_the_uploads_reader():
+    """Issue 9 item 3: the calendar upload reads through the engine's reader, so what an
+    upload accepts the calendar accepts too: Excel's "Unicode text" (UTF-16, tab-separated)
+    and semicolon-separated CSV (the old decoder split on commas only)."""
+    text = "date\tkind\tname\n2027-01-01\tholiday\t元旦\n2027-02-20\tworkday\t春节\n"
+    days = as_dict(parse_calendar_csv(text.encode("utf-16"), year=2027))
+    assert days[D(2027, 1, 1)] == (False, "元旦")
+    assert days[D(2027, 2, 20)] == (True, "春节调休上班")
+    semicolons = "date;kind\n2027-01-01;holiday\n"
+    assert as_dict(parse_calendar_csv(semicolons.encode(), year=2027))[D(2027, 1, 1)] == (
+        False,
+        "",
+    )
