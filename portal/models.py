@@ -453,3 +453,7 @@ class ReminderSent(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# The upload engine's job lives beside its engine (portal/spreadsheets/); it is a portal model.
+from .spreadsheets.models import UploadJob, UploadStatus  # noqa: E402, F401

@@ -5,9 +5,15 @@ from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularSwaggerSplitView,
 )
+from rest_framework.routers import SimpleRouter
 
 from . import api, views
 from .accounts import views as account_views
+from .spreadsheets import api as upload_api
+from .spreadsheets import views as upload_views
+
+uploads = SimpleRouter()
+uploads.register("uploads", upload_api.UploadJobViewSet, basename="upload")
 
 handler403 = "portal.views.error_403"
 handler404 = "portal.views.error_404"
@@ -43,6 +49,10 @@ urlpatterns = [
     path("calendar/upload/", views.calendar_upload, name="calendar_upload"),
     path("calendar/<int:year>/", views.calendar_year, name="calendar_year"),
     path("calendar/day/<str:day>/", views.calendar_day, name="calendar_day"),
+    path("uploads/<int:pk>/", upload_views.upload_detail, name="upload_detail"),
+    path("uploads/<int:pk>/progress/", upload_views.upload_progress, name="upload_progress"),
+    path("uploads/<int:pk>/errors.xlsx", upload_views.upload_error_report, name="upload_errors"),
+    path("api/", include(uploads.urls)),
     path("api/me/", api.MeView.as_view(), name="api_me"),
     path("api/deadlines/", api.DeadlinesView.as_view(), name="api_deadlines"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -5,7 +5,6 @@ registry.services and only for the institution's own 管理员/经办人 (403 ot
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import django_filters
 from django.http import FileResponse, Http404
@@ -19,10 +18,12 @@ from rest_framework.response import Response
 
 from portal.errors import NotPermitted, PortalError
 from portal.filters import IdFilter
+from portal.spreadsheets.api import UploadJobFilter, UploadJobViewSet
 
 from . import selectors, services
 from .forms import COLUMN_FIELDS, column_values, number_initial
-from .models import ImportJob, ImportStatus, Partner, RegisteredNumber, Status
+from .importers import register
+from .models import Partner, RegisteredNumber, Status
 from .serializers import (
     ImportCreatedSerializer,
     ImportJobSerializer,
@@ -335,13 +336,8 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 # --- imports -----------------------------------------------------------------------------
 
 
-class ImportJobFilter(django_filters.FilterSet):
-    institution = IdFilter(field_name="institution_id", help_text="机构 id（监管部门使用）")
-    status = django_filters.ChoiceFilter(choices=ImportStatus.choices, help_text="任务状态")
-
-    class Meta:
-        model = ImportJob
-        fields: list[str] = []
+class ImportJobFilter(UploadJobFilter):
+    institution = IdFilter(field_name="organisation_id", help_text="机构 id（监管部门使用）")
 
 
 @extend_schema_view(
@@ -351,18 +347,15 @@ class ImportJobFilter(django_filters.FilterSet):
         tags=["批量导入"],
         responses={200: ImportJobSerializer, 404: NOT_FOUND},
     ),
+    error_report=extend_schema(summary="下载导入错误报告（xlsx）", tags=["批量导入"]),
 )
-class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ImportJobViewSet(UploadJobViewSet):
+    """The engine's job API for the 号码登记表, plus its upload."""
+
     serializer_class = ImportJobSerializer
     parser_classes = [MultiPartParser, FormParser]
     filterset_class = ImportJobFilter
-
-    def get_queryset(self):
-        return (
-            ImportJob.objects.visible_to(self.request.user)
-            .select_related("institution", "created_by")
-            .order_by("-created_at", "-id")
-        )
+    form_code = register.FORM.code
 
     @extend_schema(
         summary="上传号码登记表（后台导入）",
@@ -393,24 +386,3 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if not created:
             body["detail"] = services.duplicate_message(job)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-    @extend_schema(
-        summary="下载导入错误报告（xlsx）",
-        tags=["批量导入"],
-        responses={(200, XLSX): OpenApiTypes.BINARY, 404: NOT_FOUND},
-    )
-    @action(detail=True, methods=["get"], url_path="error-report")
-    def error_report(self, request, pk=None):
-        job = self.get_object()
-        if not job.error_report:
-            raise Http404
-        try:
-            handle = job.error_report.open("rb")
-        except FileNotFoundError as exc:
-            raise Http404 from exc
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=f"{Path(job.original_name).stem}-错误报告.xlsx",
-            content_type=XLSX,
-        )

@@ -13,8 +13,12 @@ class RegistryConfig(AppConfig):
         """Dashboard panels and menu entries for the portal shell (portal/dashboard.py)."""
         from portal.dashboard import PANELS, register_menu, register_panel
         from portal.models import OrgKind
+        from portal.spreadsheets.form import register_form
 
         from . import views
+        from .importers import register
+
+        register_form(register.FORM)  # the 号码登记表 is a form of the upload engine
 
         if any(panel.template == INSTITUTION_PANEL for panel in PANELS):
             return  # ready() ran already (test runners may call it twice)

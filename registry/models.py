@@ -16,7 +16,13 @@ from django.db import models
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
-from portal.models import Organisation, OrgKind, validate_credit_code_field
+from portal.models import (
+    Organisation,
+    OrgKind,
+    UploadJob,
+    UploadStatus,
+    validate_credit_code_field,
+)
 
 from .numbers import KIND_LABELS, NumberKind
 
@@ -83,6 +89,7 @@ def document_path(instance, filename: str) -> str:
 
 
 def upload_path(instance, filename: str) -> str:
+    # Named by the migrations of the import jobs that lived here before issue 9.
     suffix = filename.rsplit(".", 1)[-1].lower()[:8] if "." in filename else "bin"
     return f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{suffix}"
 
@@ -140,89 +147,13 @@ class Partner(models.Model):
         return self.valid_to is not None and self.valid_to < timezone.localdate()
 
 
-class ImportStatus(models.TextChoices):
-    QUEUED = "queued", "排队中"
-    RUNNING = "running", "导入中"
-    DONE = "done", "已导入"
-    REJECTED = "rejected", "已拒收"
-    FAILED = "failed", "失败"
+# The register's uploads are the engine's jobs (issue 9 item 2): portal.models.UploadJob.
+ImportStatus = UploadStatus
 
 
 class ImportMode(models.TextChoices):
     MERGE = "merge", "合并（默认）"
     REPLACE = "replace", "替换"
-
-
-class ImportJobQuerySet(models.QuerySet):
-    def visible_to(self, user) -> ImportJobQuerySet:
-        return _scoped(self, user)
-
-
-class ImportJob(models.Model):
-    """One upload of a 号码登记表 and what became of it."""
-
-    institution = models.ForeignKey(
-        Organisation, verbose_name="机构", on_delete=models.PROTECT, related_name="import_jobs"
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name="上传人",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    mode = models.CharField("导入方式", max_length=8, choices=ImportMode.choices)
-    file = models.FileField("文件", upload_to=upload_path, max_length=200)
-    original_name = models.CharField("原文件名", max_length=255)
-    size = models.BigIntegerField("文件大小", default=0)
-    sha256 = models.CharField("内容哈希", max_length=64, db_index=True)
-    status = models.CharField(
-        "状态", max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
-    )
-    rows_total = models.IntegerField("总行数", default=0)
-    rows_done = models.IntegerField("已处理行数", default=0)
-    created = models.IntegerField("新增", default=0)
-    updated = models.IntegerField("变更", default=0)
-    unchanged = models.IntegerField("未变", default=0)
-    ended = models.IntegerField("终止", default=0)
-    error_count = models.IntegerField("错误数", default=0)
-    error_report = models.FileField("错误报告", upload_to=upload_path, blank=True, max_length=200)
-    message = models.TextField("结果说明", blank=True)
-    warnings = models.JSONField("提示", default=list, blank=True)
-    attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
-    # Attempts that never came back (their worker died): capped by IMPORT_MAX_LOST_ATTEMPTS.
-    lost_attempts = models.PositiveSmallIntegerField("中断次数", default=0)
-    # The last sign of life (upload, progress): a job silent for IMPORT_STALE_SECONDS no
-    # longer blocks a new upload of the same file.
-    heartbeat_at = models.DateTimeField("最近进展时间", default=timezone.now)
-    created_at = models.DateTimeField("上传时间", auto_now_add=True)
-    started_at = models.DateTimeField("开始时间", null=True, blank=True)
-    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
-    # Past retention the stored files are deleted; the row and its counts stay (history).
-    purged_at = models.DateTimeField("文件清理时间", null=True, blank=True)
-
-    objects = ImportJobQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = "导入任务"
-        verbose_name_plural = "导入任务"
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.original_name}（{self.get_status_display()}）"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED)
-
-    @property
-    def percent(self) -> int:
-        if self.is_finished:
-            return 100
-        if not self.rows_total:
-            return 0
-        return min(99, int(self.rows_done * 100 / self.rows_total))
 
 
 class NumberQuerySet(models.QuerySet):
@@ -295,7 +226,7 @@ class RegisteredNumber(models.Model):
     # checked once by the import; a per-row foreign-key trigger would cost more than the
     # insert. Job rows are never deleted (retention clears their files only).
     source_job = models.ForeignKey(
-        ImportJob,
+        UploadJob,
         verbose_name="来源导入",
         on_delete=models.PROTECT,
         null=True,

@@ -15,12 +15,12 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from portal.filters import bounded_id, filter_by_id
-from portal.models import Organisation, OrgKind
+from portal.models import Organisation, OrgKind, UploadJob
 
 from . import numbers
+from .importers import register
 from .importers.register import BASIC_CARRIERS, carrier_name
 from .models import (
-    ImportJob,
     ImportStatus,
     NumberKindField,
     Partner,
@@ -229,9 +229,14 @@ def institutions_for_filter(*, user) -> QuerySet:
 # --- imports ---------------------------------------------------------------------------
 
 
+def register_jobs(user) -> QuerySet:
+    """The engine's jobs of the 号码登记表 that ``user`` may see."""
+    return UploadJob.objects.visible_to(user).of_form(register.FORM.code)
+
+
 def import_jobs_for_list(*, user, institution: int | str | None = None) -> QuerySet:
-    queryset = ImportJob.objects.visible_to(user).select_related("institution", "created_by")
-    return filter_by_id(queryset, "institution_id", institution).order_by("-created_at", "-id")
+    queryset = register_jobs(user).select_related("organisation", "created_by")
+    return filter_by_id(queryset, "organisation_id", institution).order_by("-created_at", "-id")
 
 
 # --- dashboard -------------------------------------------------------------------------
@@ -256,7 +261,7 @@ def institution_summary(*, user, today: dt.date | None = None) -> dict:
             valid_to__gte=today, valid_to__lte=today + dt.timedelta(days=EXPIRY_WARNING_DAYS)
         ).count(),
         "partners_expired": partners.filter(valid_to__lt=today).count(),
-        "latest_job": ImportJob.objects.visible_to(user).order_by("-created_at", "-id").first(),
+        "latest_job": register_jobs(user).order_by("-created_at", "-id").first(),
         "expiry_days": EXPIRY_WARNING_DAYS,
     }
 
@@ -265,7 +270,7 @@ def regulator_summary(*, user, today: dt.date | None = None) -> dict:
     """The province's registry at a glance (regulators' dashboard panel)."""
     today = today or timezone.localdate()
     active = RegisteredNumber.objects.visible_to(user).filter(status=Status.ACTIVE)
-    jobs_today = ImportJob.objects.visible_to(user).filter(created_at__date=today)
+    jobs_today = register_jobs(user).filter(created_at__date=today)
     return {
         "numbers_total": active.count(),
         "institutions_registered": active.order_by().values("institution_id").distinct().count(),

@@ -8,10 +8,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.spreadsheets.api import UploadJobSerializer
+
 from . import numbers
 from .forms import validate_document
 from .importers.register import fold
-from .models import PURPOSE_BY_LABEL, ImportJob, ImportMode, Partner, Purpose, RegisteredNumber
+from .models import PURPOSE_BY_LABEL, ImportMode, Partner, Purpose, RegisteredNumber
 
 KIND_CODES = {
     **{kind.value: label for kind, label in numbers.KIND_LABELS.items()},
@@ -249,17 +251,15 @@ class PartnerWriteSerializer(serializers.Serializer):
 # --- imports -----------------------------------------------------------------------------
 
 
-class ImportJobSerializer(serializers.ModelSerializer):
-    institution = InstitutionBriefSerializer(read_only=True)
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
-    mode_display = serializers.CharField(source="get_mode_display", read_only=True)
-    percent = serializers.IntegerField(read_only=True, help_text="进度百分比")
-    is_finished = serializers.BooleanField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    error_report_url = serializers.SerializerMethodField(help_text="错误报告下载地址")
+class ImportJobSerializer(UploadJobSerializer):
+    """The engine's job as /api/registry/imports/ has shown it (institution, mode)."""
 
-    class Meta:
-        model = ImportJob
+    institution = InstitutionBriefSerializer(source="organisation", read_only=True)
+    mode = serializers.CharField(read_only=True, help_text="merge 合并 / replace 替换")
+    mode_display = serializers.SerializerMethodField(help_text="导入方式")
+    error_report_route = "registry-import-error-report"
+
+    class Meta(UploadJobSerializer.Meta):
         fields = [
             "id",
             "institution",
@@ -277,6 +277,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "updated",
             "unchanged",
             "ended",
+            "counts",
             "error_count",
             "error_report_url",
             "message",
@@ -288,11 +289,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_error_report_url(self, obj: ImportJob) -> str | None:
-        if not obj.error_report:
-            return None
-        return reverse("registry-import-error-report", args=[obj.pk])
+    def get_mode_display(self, obj) -> str:
+        return ImportMode(obj.mode or ImportMode.MERGE).label
 
 
 class ImportUploadSerializer(serializers.Serializer):

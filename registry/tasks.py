@@ -6,30 +6,20 @@ import logging
 
 from celery import shared_task
 
-from . import retention, services
+from portal.spreadsheets import retention
+
+from . import services
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=2, default_retry_delay=10)
-def run_import_job(self, job_id: int) -> str:
-    """Import one uploaded register. A worker that dies mid-way leaves the registry as it
-    was (the merge is one transaction); the redelivered task starts the job again, at most
-    IMPORT_MAX_LOST_ATTEMPTS times (services.import_job_run). The file is parsed in a
-    child process with a memory limit, so a hostile file fails its job, not the worker."""
-    try:
-        job = services.import_job_run(job_id=job_id)
-    except Exception as exc:
-        log.exception("import job %s failed (attempt %s)", job_id, self.request.retries + 1)
-        if self.request.retries < self.max_retries:
-            services.import_job_requeue(job_id=job_id)  # ended, not lost: see import_job_run
-        else:
-            services.import_job_fail(
-                job_id=job_id, reason="处理过程中出现系统错误，请稍后重试或联系平台运维"
-            )
-            return "failed"
-        raise self.retry(exc=exc) from exc
-    return job.status
+@shared_task(acks_late=True)
+def run_import_job(job_id: int) -> str:
+    """Tasks queued before issue 9 named this; the engine's task runs them."""
+    from portal.tasks import run_upload_job
+
+    run_upload_job.delay(job_id)
+    return "requeued"
 
 
 @shared_task(acks_late=True)

@@ -1,6 +1,8 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from portal.spreadsheets import views as upload_views
+
 from . import api, views
 
 router = SimpleRouter()
@@ -25,15 +27,16 @@ urlpatterns = [
     ),
     path("registry/imports/", views.import_list, name="registry_import_list"),
     path("registry/imports/new/", views.import_create, name="registry_import_create"),
-    path("registry/imports/<int:pk>/", views.import_detail, name="registry_import_detail"),
+    # The engine's job pages (one set for every form), at the register's old addresses too.
+    path("registry/imports/<int:pk>/", upload_views.upload_detail, name="registry_import_detail"),
     path(
         "registry/imports/<int:pk>/progress/",
-        views.import_progress,
+        upload_views.upload_progress,
         name="registry_import_progress",
     ),
     path(
         "registry/imports/<int:pk>/errors.xlsx",
-        views.import_error_report,
+        upload_views.upload_error_report,
         name="registry_import_errors",
     ),
     path("registry/template.xlsx", views.register_template, name="registry_template"),

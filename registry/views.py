@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import os
 import tempfile
-from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,13 +15,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 
 from portal.errors import PortalError
 from portal.models import OrgKind
+from portal.spreadsheets.template import form_template
 from portal.views import paginate, require_kind
 
-from . import exports, selectors, services, templates_xlsx
+from . import exports, selectors, services
 from .forms import (
     CARRIERS,
     EndForm,
@@ -31,7 +30,8 @@ from .forms import (
     PartnerForm,
     number_initial,
 )
-from .models import ImportJob, ImportStatus, Partner, Purpose, RegisteredNumber, Status
+from .importers import register
+from .models import ImportStatus, Partner, Purpose, RegisteredNumber, Status
 
 READERS = (OrgKind.INSTITUTION, OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
 OVERSEERS = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
@@ -234,7 +234,7 @@ def register_template(request: HttpRequest) -> FileResponse:
     """The empty 号码登记表 with instructions and drop-downs (forms.md §1)."""
     _reader(request)
     return FileResponse(
-        io.BytesIO(templates_xlsx.build_register_template()),
+        io.BytesIO(form_template(register.FORM)),
         as_attachment=True,
         filename="号码登记表模板.xlsx",
         content_type=XLSX,
@@ -396,48 +396,6 @@ def import_create(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"已上传“{job.original_name}”，导入进度和结果见下方")
             return redirect("registry_import_detail", pk=job.pk)
     return render(request, "registry/imports/form.html", {"form": form})
-
-
-@login_required
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _reader(request)
-    job = get_object_or_404(
-        ImportJob.objects.visible_to(request.user).select_related("institution", "created_by"),
-        pk=pk,
-    )
-    return render(
-        request,
-        "registry/imports/detail.html",
-        {"job": job, "overseer": _is_overseer(request.user), "can_write": _can_write(request.user)},
-    )
-
-
-@never_cache
-@login_required
-def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The htmx fragment polled every second; once the job is finished it comes back
-    without its trigger, which stops the polling."""
-    _reader(request)
-    job = get_object_or_404(ImportJob.objects.visible_to(request.user), pk=pk)
-    return render(request, "registry/imports/progress.html", {"job": job})
-
-
-@login_required
-def import_error_report(request: HttpRequest, pk: int) -> FileResponse:
-    _reader(request)
-    job = get_object_or_404(ImportJob.objects.visible_to(request.user), pk=pk)
-    if not job.error_report:
-        raise Http404
-    try:
-        handle = job.error_report.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"{Path(job.original_name).stem}-错误报告.xlsx",
-        content_type=XLSX,
-    )
 
 
 # --- dashboard panels (registered in apps.py) ----------------------------------------------

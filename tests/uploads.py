@@ -8,8 +8,8 @@ from pathlib import Path
 
 from django.core.files import File
 
+from portal.models import UploadJob
 from registry import services
-from registry.models import ImportJob
 
 HEADER = "号码,用途,使用单位,电信运营商,合作起始日期"
 
@@ -25,7 +25,7 @@ def register_csv(
     return path
 
 
-def upload_file(actor, path: Path, *, mode: str = "merge", enqueue: bool = False) -> ImportJob:
+def upload_file(actor, path: Path, *, mode: str = "merge", enqueue: bool = False) -> UploadJob:
     """Upload ``path`` as ``actor`` into its own institution; a new job (not a duplicate)."""
     with open(path, "rb") as fh:
         job, created = services.import_job_create(
@@ -40,7 +40,7 @@ def upload_file(actor, path: Path, *, mode: str = "merge", enqueue: bool = False
     return job
 
 
-def import_file(actor, path: Path, *, mode: str = "merge") -> ImportJob:
+def import_file(actor, path: Path, *, mode: str = "merge") -> UploadJob:
     """Upload and run the import in this process; the finished job, as stored."""
     job = services.import_job_run(job_id=upload_file(actor, path, mode=mode).pk)
     job.refresh_from_db()

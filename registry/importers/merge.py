@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from portal.spreadsheets import staging as engine_staging
+from portal.spreadsheets.form import FormStaging, ValidRow
+
 from ..models import Status
 from .register import STAGING_COLUMNS
 
@@ -76,49 +79,6 @@ def lock_merges() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MERGE_LOCK_KEY])
 
 
-def duplicate_rows(job_id: int) -> list[tuple[int, str, int]]:
-    """(row_no, number, first row_no) for every repeat of a number within the file."""
-    sql = """
-        SELECT s.row_no, s.number, f.first_row
-        FROM registry_numberstaging s
-        JOIN (SELECT number, MIN(row_no) AS first_row, COUNT(*) AS n
-              FROM registry_numberstaging WHERE job_id = %s
-              GROUP BY number HAVING COUNT(*) > 1) f ON f.number = s.number
-        WHERE s.job_id = %s AND s.row_no <> f.first_row
-        ORDER BY s.row_no
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [job_id, job_id])
-        return list(cursor.fetchall())
-
-
-def conflicting_rows(
-    job_id: int, institution_id: int, *, source: str = STAGING
-) -> list[tuple[int, str, str]]:
-    """(row_no, number, other institution) where another institution has it active."""
-    if source == BATCH:
-        # One index probe per batch row (OFFSET 0 keeps the lateral subquery a subquery),
-        # whatever the registry's statistics say.
-        join = """CROSS JOIN LATERAL (
-            SELECT r.institution_id FROM registry_registerednumber r
-            WHERE r.number = s.number AND r.status = %s AND r.institution_id <> %s
-            OFFSET 0) r"""
-    else:
-        join = """JOIN registry_registerednumber r
-          ON r.number = s.number AND r.status = %s AND r.institution_id <> %s"""
-    sql = f"""
-        SELECT s.row_no, s.number, o.name
-        FROM {source} s
-        {join}
-        JOIN portal_organisation o ON o.id = r.institution_id
-        WHERE s.job_id = %s
-        ORDER BY s.row_no
-    """  # noqa: S608 - the source is a constant
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [Status.ACTIVE, institution_id, job_id])
-        return list(cursor.fetchall())
-
-
 def merge(
     *,
     job_id: int,
@@ -147,7 +107,7 @@ def merge(
     with connection.cursor() as cursor:
         if all_new:
             pass
-        elif source == BATCH:
+        elif source == BATCH and connection.vendor == "postgresql":
             # Driven by the batch (the temporary table holds this job's batch only): one
             # index probe per batch row, whatever the registry's statistics say.
             cursor.execute(
@@ -179,7 +139,7 @@ def merge(
         selected = ", ".join(f"s.{c}" for c in NUMBER_COLUMNS)
         # OFFSET 0: a subplan probing the index once per batch row, never a join that
         # scans the institution's rows per batch (as stale statistics may make it plan).
-        probe = " OFFSET 0" if source == BATCH else ""
+        probe = " OFFSET 0" if source == BATCH and connection.vendor == "postgresql" else ""
         where = (
             ""
             if all_new
@@ -253,26 +213,34 @@ def clear_staging(job_id: int) -> None:
         cursor.execute("DELETE FROM registry_numberstaging WHERE job_id = %s", [job_id])
 
 
-# --- the PostgreSQL pipeline: merge batch by batch while the next batch is validated ------
+# --- batch by batch, inside the engine's merge transaction ---------------------------------
 
 
 def begin_batches() -> None:
-    """Inside the merge transaction: a temporary table for one batch at a time, and the
-    settings of short set statements against a large registry: no JIT (compiling costs more
-    than the statement), index probes per batch row instead of hashing the registry (right
-    whatever the registry's statistics say), foreign keys checked per statement (while the
-    next batch is validated) instead of all at COMMIT."""
-    columns = ", ".join(STAGING_COLUMNS)
+    """Inside the merge transaction: a temporary table for one batch at a time. On
+    PostgreSQL also the settings of short set statements against a large registry: no JIT
+    (compiling costs more than the statement), index probes per batch row instead of
+    hashing the registry (right whatever the registry's statistics say), foreign keys
+    checked per statement (while the next batch is validated) instead of all at COMMIT."""
+    engine_staging.create_batch_table(BATCH, STAGING, STAGING_COLUMNS)
+    if connection.vendor != "postgresql":
+        return
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{BATCH}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {BATCH} ON COMMIT DROP AS "  # noqa: S608
-            f"SELECT {columns} FROM {STAGING} WITH NO DATA"
-        )
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL enable_hashjoin = off")
         cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def end_batches() -> None:
+    """Back to the defaults for the rest of the transaction (whole-file statements)."""
+    engine_staging.drop_batch_table(BATCH)
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
+        cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def has_active_numbers(institution_id: int) -> bool:
@@ -282,33 +250,100 @@ def has_active_numbers(institution_id: int) -> bool:
             " WHERE institution_id = %s AND status = %s)",
             [institution_id, Status.ACTIVE],
         )
+        return bool(cursor.fetchone()[0])
+
+
+def shared_in_batch(job_id: int, institution_id: int) -> int:
+    """Rows of the batch whose number another institution also has active, other than for
+    the same partner (the same 使用单位 credit code): the 多机构登记 mark of
+    ``RegisteredNumber.objects.with_shared_mark`` (issue 9 §6), counted, never refused."""
+    probe = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT COUNT(*) FROM {BATCH} s
+            WHERE s.job_id = %s AND EXISTS (
+                SELECT 1 FROM registry_registerednumber r
+                WHERE r.number = s.number AND r.status = %s AND r.institution_id <> %s
+                  AND NOT (s.user_credit_code <> '' AND r.user_credit_code = s.user_credit_code)
+                {probe})
+            """,  # noqa: S608 - constants
+            [job_id, Status.ACTIVE, institution_id],
+        )
         return cursor.fetchone()[0]
 
 
-def stage_batch(data: bytes) -> None:
-    """Replace the batch table's rows by ``data`` (COPY text, staging column order)."""
-    columns = ", ".join(STAGING_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {BATCH}")
-        with cursor.cursor.copy(f"COPY {BATCH} ({columns}) FROM STDIN") as copy:  # noqa: S608
-            copy.write(data)
-
-
-def end_batches() -> None:
-    """Back to the defaults for the rest of the transaction (whole-file statements)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{BATCH}")
-        cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
-        cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-
-
 def end_absent_numbers(*, job_id: int, institution_id: int, today: dt.date) -> int:
-    """Replace mode of the pipeline, once the whole file is staged."""
-    analyze = connection.vendor == "postgresql"
+    """Replace mode, once the whole file is staged."""
     with connection.cursor() as cursor:
-        if analyze:
+        if connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {STAGING}")
         return end_absent(
             cursor, job_id=job_id, institution_id=institution_id, today=today, now=timezone.now()
         )
+
+
+class RegisterStaging(FormStaging):
+    """The register's step of the engine's one transaction: each batch in a temporary
+    table (the engine loads it: COPY or batched inserts), its 多机构登记 rows counted, and,
+    while the file is valid, merged at once; replace mode also keeps the whole file in the
+    staging table, to end the numbers it does not contain."""
+
+    def __init__(self, job, ctx) -> None:
+        self.job_id = job.pk
+        self.institution_id = job.organisation_id
+        self.actor_id = job.created_by_id
+        self.replace = job.mode == "replace"
+        self.today = ctx.today
+        self.counts = MergeCounts()
+        self.shared = 0
+        self.first_register = False
+
+    def begin(self) -> None:
+        clear_staging(self.job_id)
+        begin_batches()
+        # An institution's first register: every row is new (checked under the lock; the
+        # engine never hands on a number twice: repeats are errors).
+        self.first_register = not has_active_numbers(self.institution_id)
+
+    def stage(self, batch: list[ValidRow]) -> dict:
+        engine_staging.empty_table(BATCH)
+        engine_staging.load_batch(BATCH, STAGING_COLUMNS, batch, prefix=(self.job_id,))
+        if self.replace:
+            columns = ", ".join(STAGING_COLUMNS)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {STAGING} ({columns}) SELECT {columns} FROM {BATCH}"  # noqa: S608
+                )
+        self.shared += shared_in_batch(self.job_id, self.institution_id)
+        return {}
+
+    def merge_batch(self, batch: list[ValidRow]) -> None:
+        step = merge(
+            job_id=self.job_id,
+            institution_id=self.institution_id,
+            replace=False,
+            actor_id=self.actor_id,
+            today=self.today,
+            source=BATCH,
+            staged=len(batch),
+            all_new=self.first_register,
+        )
+        self.counts.created += step.created
+        self.counts.updated += step.updated
+        self.counts.unchanged += step.unchanged
+
+    def complete(self) -> dict[str, int]:
+        end_batches()
+        if self.replace:
+            self.counts.ended = end_absent_numbers(
+                job_id=self.job_id, institution_id=self.institution_id, today=self.today
+            )
+            clear_staging(self.job_id)
+        return {
+            "created": self.counts.created,
+            "updated": self.counts.updated,
+            "unchanged": self.counts.unchanged,
+            "ended": self.counts.ended,
+            "shared": self.shared,
+        }

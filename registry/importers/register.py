@@ -1,32 +1,26 @@
-"""The 号码登记表 (forms.md §1; 000 §三(一)1; 002): columns, row validation, staging, merge.
-
-Pipeline (architecture.md, data flow): inspect the file -> stream rows -> validate and
-normalise every row -> write valid rows to the staging table (COPY on PostgreSQL, batched
-inserts on SQLite) -> inside one transaction, under a lock: duplicates within the file and
-conflicts with other institutions' active numbers, then the merge. Any error: the registry
-is untouched and the user gets an error workbook naming every bad row.
-
-On PostgreSQL the steps overlap (ValidatingFeed): rows are validated on a thread of their
-own while the merge transaction, already holding the lock, checks and merges the batches
-validated so far (services._run_pipelined).
+"""The 号码登记表 (forms.md §1; 000 §三(一)1; 002), the engine's first form (issue 9 item 3):
+its declaration (columns, synonyms, enumerations, help, example), its row validation, and
+its set-level step and merge (merge.py). Everything else (inspection, reading, the job,
+the one transaction, the error workbook, the template) is the engine's
+(portal/spreadsheets/).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import queue
 import re
-import sys
-import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from django.db import connection
+from django.utils import timezone
 
 from portal.creditcode import CreditCodeError, validate_credit_code
+from portal.models import OrgKind
+from portal.spreadsheets.form import Column, RowResult, SpreadsheetForm
 from portal.spreadsheets.reader import find_header, parse_date
+from portal.spreadsheets.staging import copy_value as _copy_value
 
 from .. import numbers
 from ..models import PURPOSE_BY_LABEL, Partner, Purpose, UserType, fingerprint, purpose_covers
@@ -43,40 +37,89 @@ VALID_FROM = "合作起始日期"
 VALID_TO = "合作截止日期"
 REMARK = "备注"
 
-COLUMNS = [
-    NUMBER,
-    KIND,
-    MAIN_PORT,
-    PURPOSE,
-    USER,
-    USER_CODE,
-    CARRIER,
-    DOCUMENT,
-    VALID_FROM,
-    VALID_TO,
-    REMARK,
-]
-REQUIRED = [NUMBER, PURPOSE, USER, CARRIER, VALID_FROM]
+KIND_LABELS = ("手机", "固话", "短号码", "400/800", "短信端口", "子端口")
+PURPOSE_LABELS = ("营销", "催收", "营销及催收")
+BASIC_CARRIERS = ("中国移动", "中国联通", "中国电信", "中国广电")
+
+# The declaration: the reader, the template and its 填写说明 are built from it.
+FORM_COLUMNS = (
+    Column(
+        NUMBER,
+        required=True,
+        synonyms=("号码/端口", "电话号码", "端口号"),
+        help="手机号、固话（带区号，如 0571-87654321）、95/96 短号码、400/800 号码、106 开头的"
+        "短信端口或子端口。请保持单元格为文本格式，以免被 Excel 变成科学计数法。",
+        example="10690000123",
+    ),
+    Column(
+        KIND,
+        synonyms=("类型",),
+        choices=KIND_LABELS,
+        help="手机 / 固话 / 短号码 / 400/800 / 短信端口 / 子端口；留空时平台自动识别，"
+        "填写时须与号码相符。",
+        example="子端口",
+    ),
+    Column(
+        MAIN_PORT,
+        synonyms=("主端口",),
+        requirement="子端口必填",
+        help="子端口所扩展的主端口，子端口必须以主端口开头。",
+        example="1069000",
+    ),
+    Column(
+        PURPOSE,
+        required=True,
+        synonyms=("使用用途", "业务类型"),
+        choices=PURPOSE_LABELS,
+        help="营销 / 催收 / 营销及催收。",
+        example="营销",
+    ),
+    Column(
+        USER,
+        required=True,
+        synonyms=("使用主体", "实际使用单位"),
+        help="本机构；或分支机构：本机构名称加分支机构名称（如“某银行杭州分行”）；"
+        "或已登记的委托合作单位名称。",
+        example="本机构",
+    ),
+    Column(
+        USER_CODE,
+        synonyms=("信用代码",),
+        requirement="使用单位非本机构时必填",
+        help="18 位统一社会信用代码；委托合作单位须先在平台“合作单位”中登记委托书。",
+    ),
+    Column(
+        CARRIER,
+        required=True,
+        synonyms=("运营商", "号码归属运营商"),
+        choices=BASIC_CARRIERS,
+        strict=False,  # carriers may be SMS providers
+        help="提供该号码或端口的运营商，如中国移动、中国联通、中国电信、中国广电，或短信服务商名称。",
+        example="中国移动",
+    ),
+    Column(
+        DOCUMENT,
+        synonyms=("授权书编号",),
+        help="委托合作单位使用时填写，须与登记的委托书编号一致。",
+    ),
+    Column(
+        VALID_FROM,
+        required=True,
+        synonyms=("启用日期", "开始日期"),
+        help="如 2026-03-01、2026/3/1 或 2026年3月1日。",
+        example="2026-01-01",
+    ),
+    Column(
+        VALID_TO,
+        synonyms=("终止日期", "结束日期"),
+        help="留空表示长期；不得早于起始日期，也不得晚于委托书截止日期。",
+    ),
+    Column(REMARK, help="不超过 500 字。", example="示例行，填写时请删除"),
+)
+COLUMNS = [c.name for c in FORM_COLUMNS]
+REQUIRED = [c.name for c in FORM_COLUMNS if c.required]
 OPTIONAL = [c for c in COLUMNS if c not in REQUIRED]
-SYNONYMS = {
-    "号码/端口": NUMBER,
-    "电话号码": NUMBER,
-    "端口号": NUMBER,
-    "类型": KIND,
-    "主端口": MAIN_PORT,
-    "使用用途": PURPOSE,
-    "业务类型": PURPOSE,
-    "使用主体": USER,
-    "实际使用单位": USER,
-    "信用代码": USER_CODE,
-    "运营商": CARRIER,
-    "号码归属运营商": CARRIER,
-    "授权书编号": DOCUMENT,
-    "启用日期": VALID_FROM,
-    "开始日期": VALID_FROM,
-    "终止日期": VALID_TO,
-    "结束日期": VALID_TO,
-}
+SYNONYMS = {alias: c.name for c in FORM_COLUMNS for alias in c.synonyms}
 SELF_NAMES = {"本机构", "本单位", "本公司", "本行", "自有", "自营"}
 CARRIER_NAMES = {
     "移动": "中国移动",
@@ -89,7 +132,6 @@ CARRIER_NAMES = {
     "广电": "中国广电",
     "中国广电": "中国广电",
 }
-BASIC_CARRIERS = ("中国移动", "中国联通", "中国电信", "中国广电")
 REMARK_MAX = 500
 
 # Columns of the staging table, in COPY order.
@@ -159,14 +201,6 @@ class Context:
     def for_institution(cls, institution, *, today: dt.date) -> Context:
         partners = {p.credit_code: p for p in Partner.objects.filter(institution=institution)}
         return cls(institution.pk, institution.name, institution.credit_code, partners, today)
-
-
-@dataclass
-class RowResult:
-    values: tuple | None = None  # staging values without job_id and row_no
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    number: str | None = None
-    copy_tail: str = ""  # the same values in COPY text format (PostgreSQL staging)
 
 
 def _date(cells: Callable[[str], str], column: str, errors: list, *, required: bool):
@@ -262,7 +296,7 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
     if attribute_errors:
         errors.extend(attribute_errors)
     if errors:
-        return RowResult(errors=errors, number=number)
+        return RowResult(errors=errors, key=number)
     is_sub_port = bool(main_port)
     raw = str(raw)[:64]
     print_ = fingerprint((kind, main_port, is_sub_port, attribute_print))
@@ -271,7 +305,7 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
         f"{number}\t{kind}\t{raw if raw.isalnum() else _copy_value(raw)}\t{main_port}\t"
         f"{'t' if is_sub_port else 'f'}\t{segment}\t{print_}"
     )
-    return RowResult(values=values, number=number, copy_tail=tail)
+    return RowResult(values=values, key=number, copy_tail=tail)
 
 
 @lru_cache(maxsize=256)
@@ -394,272 +428,97 @@ def _check_partner(partner, purpose, valid_from, valid_to, document, ctx) -> Ite
         )
 
 
-# --- staging --------------------------------------------------------------------------
+# --- the form -------------------------------------------------------------------------
 
 
-class StagingWriter:
-    """Buffers valid rows and writes them to the staging table in batches.
+class RegisterForm(SpreadsheetForm):
+    """The 号码登记表 as the engine sees it: uploaded by institutions, merged into their
+    register (merge.py), one number once per file."""
 
-    On PostgreSQL the batches go through COPY on a connection of a background thread, so
-    the database loads batch k while Python validates batch k+1 (psycopg releases the GIL
-    while it waits on the server). On SQLite the batches are inserted in line.
-    Use as a context manager; leaving it waits for the last batch and re-raises a failure.
-    """
+    code = "registry.numbers"
+    label = "号码登记表"
+    version = 2
+    sheet_title = "号码登记表"
+    columns = FORM_COLUMNS
+    notes = (
+        "表头所在行之前可以有标题行；列的顺序不限；未知的列会被忽略并提示。",
+        "只读取第一个可见的工作表（本“填写说明”表不会被读取，请在“号码登记表”中填写）。",
+        "任何一行有错误，整个文件都不会导入；平台会返回错误报告，逐行列出错误列和原因。",
+        "导入方式“合并”（默认）只新增或更新文件中的号码；“替换”还会终止文件中未包含的在用号码"
+        "（设置截止日期，不删除）。",
+        "同一号码由多家机构登记在用时（如同一催收机构服务多家机构），登记照常导入，标记为"
+        "“多机构登记”，由管理局核实。",
+    )
+    uploader_kinds = (OrgKind.INSTITUTION,)
+    audit_prefix = "import"
+    unchanged_text = "号码登记未作任何修改"
+    duplicate_column = NUMBER
+    duplicate_message = "号码 {key} 在文件中重复（与第 {first} 行相同）"
+    pages = {  # noqa: RUF012 - read only
+        "list": "registry_import_list",
+        "upload": "registry_import_create",
+        "progress": "registry_import_progress",
+        "errors": "registry_import_errors",
+    }
 
-    batch_size = 5000
+    def check_uploader(self, *, actor, organisation) -> None:
+        from ..services import _require_institution, _require_writer
 
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        self.buffer: list[tuple] = []
-        self.written = 0
-        self.threaded = connection.vendor == "postgresql"
-        self._queue: queue.Queue | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
+        _require_institution(organisation)
+        _require_writer(actor, organisation)
 
-    def __enter__(self) -> StagingWriter:
-        if self.threaded:
-            self._queue = queue.Queue(maxsize=4)
-            self._thread = threading.Thread(target=self._drain, name="staging-copy", daemon=True)
-            self._thread.start()
-        return self
+    def clean_options(self, options: dict) -> dict:
+        from portal.errors import PortalError
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.flush()
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        if exc_type is None and self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        from ..models import ImportMode
 
-    def add(self, row_no: int, values: tuple, copy_tail: str = "") -> None:
-        if self.threaded and copy_tail:
-            self.buffer.append(f"{self.job_id}\t{row_no}\t{copy_tail}\n")
-        else:
-            self.buffer.append((self.job_id, row_no, *values))
-        if len(self.buffer) >= self.batch_size:
-            self.flush()
+        mode = options.get("mode") or ImportMode.MERGE
+        if mode not in ImportMode.values:
+            raise PortalError("导入方式应为 merge（合并）或 replace（替换）", code="mode")
+        return {"mode": str(mode)}
 
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        rows, self.buffer = self.buffer, []
-        self.written += len(rows)
-        if self._thread is not None:
-            if self._error is not None:
-                raise self._error
-            self._queue.put(rows)
-        else:
-            _write_batch(connection, rows)
+    def context(self, job) -> Context:
+        from . import merge
 
-    def put(self, item: bytes | Callable[[], object], rows: int = 0) -> None:
-        """Threaded only: hand the writer a batch already in COPY text (``rows`` rows), or
-        a callable to run on the writer's connection (progress updates, in autocommit)."""
-        if self._error is not None:
-            raise self._error
-        self.written += rows
-        self._queue.put(item)
+        merge.refresh_statistics()  # before the transaction: statistics of what it reads
+        return Context.for_institution(job.organisation, today=timezone.localdate())
 
-    def finish(self) -> None:
-        """Write what is buffered and wait until every batch is in the staging table."""
-        self.__exit__(None, None, None)
+    def validate(self, cells: list[str], columns: dict[str, int], ctx: Context) -> RowResult:
+        return validate_cells(cells, columns, ctx)
 
-    def _drain(self) -> None:
-        from django.db import connections
+    def lock(self) -> None:
+        from . import merge
 
-        conn = connections["default"]  # this thread's own connection
-        try:
-            while (rows := self._queue.get()) is not None:
-                if self._error is not None:
-                    continue
-                if callable(rows):
-                    rows()
-                else:
-                    _write_batch(conn, rows)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            self._error = exc
-            while self._queue.get() is not None:
-                pass
-        finally:
-            conn.close()
+        merge.lock_merges()
 
+    def staging(self, job, ctx: Context):
+        from . import merge
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+        return merge.RegisterStaging(job, ctx)
 
+    def option_labels(self, job) -> list[str]:
+        return ["替换方式" if job.mode == "replace" else "合并方式"]
 
-def _copy_value(value) -> str:
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if type(value) is str:
-        return value.translate(_COPY_ESCAPES)
-    return str(value)  # int, date (ISO)
+    def result_link(self, job, user) -> tuple[str, str]:
+        from django.urls import reverse
 
+        url = reverse("registry_number_list")
+        if user.is_regulator or user.is_financial_regulator:
+            url += f"?institution={job.organisation_id}"
+        return url, "查看号码登记"
 
-def copy_text(rows: list) -> bytes:
-    """Rows in COPY text format (a row is a tuple, or a line validate_row already built:
-    most of it is cached per distinct attribute combination). Much faster than adapting
-    each value through psycopg's write_row."""
-    return "".join(
-        row if type(row) is str else "\t".join(map(_copy_value, row)) + "\n" for row in rows
-    ).encode()
-
-
-def _write_batch(conn, rows: list[tuple] | bytes) -> None:
-    columns = ", ".join(STAGING_COLUMNS)
-    with conn.cursor() as cursor:
-        if conn.vendor == "postgresql":
-            sql = f"COPY registry_numberstaging ({columns}) FROM STDIN"  # noqa: S608
-            with cursor.cursor.copy(sql) as copy:
-                copy.write(rows if type(rows) is bytes else copy_text(rows))
-        else:
-            marks = ", ".join(["%s"] * len(STAGING_COLUMNS))
-            cursor.executemany(
-                f"INSERT INTO registry_numberstaging ({columns}) VALUES ({marks})",  # noqa: S608
-                rows,
+    def result_message(self, job, counts: dict[str, int]) -> str:
+        message = (
+            f"已导入 {job.rows_total} 行：新增 {counts['created']}，变更 {counts['updated']}，"
+            f"未变 {counts['unchanged']}，终止 {counts['ended']}"
+        )
+        if counts.get("shared"):
+            # Issue 9 §6: say how many, name no one; the administration verifies them.
+            message += (
+                f"。其中 {counts['shared']} 个号码也由其他机构登记在用，"
+                "已标记为“多机构登记”，将由管理局核实"
             )
+        return message
 
 
-# --- validation on a thread of its own (PostgreSQL pipeline) ---------------------------
-
-
-@dataclass
-class Batch:
-    data: bytes  # the rows in COPY text, staging column order
-    size: int
-    mergeable: bool  # no number of the file seen twice so far
-
-
-class ValidatingFeed:
-    """Validates the data rows on a thread of its own and yields batches of valid rows (to
-    the thread that owns the merge transaction), handing each batch to the staging writer
-    too. While Python validates batch k+1 the database merges batch k (psycopg releases the
-    GIL while it waits on the server).
-
-    After ``finish()``: ``rows`` (data rows read), ``bad`` (row number -> errors; at the
-    first one the iteration ends, the import will be rejected: the consumer can leave its
-    transaction while the rest of the file is validated) and ``duplicates`` (a
-    number seen twice: batches from the one holding the repeat on are not ``mergeable``;
-    which rows repeat which is asked of the staging table, see merge.duplicate_rows).
-    """
-
-    batch_size = 5000
-    _DONE = object()
-    _REJECTED = object()  # the first invalid row: no further batch
-
-    def __init__(
-        self,
-        data_rows,
-        columns: dict[str, int],
-        ctx: Context,
-        writer: StagingWriter,
-        *,
-        progress: Callable[[int], None],
-        progress_every: int,
-    ) -> None:
-        self.data_rows = data_rows
-        self.columns = columns
-        self.ctx = ctx
-        self.writer = writer
-        self.progress = progress
-        self.progress_every = progress_every
-        self.rows = 0
-        self.bad: dict[int, list[tuple[str, str]]] = {}
-        self.duplicates = False
-        self._queue: queue.Queue = queue.Queue(maxsize=3)
-        self.rejected = False  # the iteration ended at an invalid row
-        self._stop = False
-        self._finished = False
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-
-    # While the feed runs, the interpreter switches threads every 0.2 ms instead of 5 ms:
-    # the consumer returns from each database round trip needing the GIL, which the
-    # validating thread would otherwise hold for up to a whole interval each time.
-    switch_interval = 0.0002
-
-    def __enter__(self) -> ValidatingFeed:
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._interval, self.switch_interval))
-        self._thread = threading.Thread(target=self._validate, name="validate", daemon=True)
-        self._thread.start()
-        return self
-
-    def __iter__(self) -> Iterator[Batch]:
-        """The batches; ends early, at the first invalid row (see ``finish``)."""
-        while True:
-            item = self._queue.get()
-            if item is self._DONE:
-                self._finished = True
-                return
-            if item is self._REJECTED:
-                self.rejected = True
-                return
-            yield item
-
-    def finish(self) -> None:
-        """Wait until every row is validated (after an early end: the rest of the file, for
-        the error report); re-raise a failure of the validating thread."""
-        while not self._finished:
-            self._finished = self._queue.get() is self._DONE
-        self._join()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:  # the consumer failed: stop the thread, unblock it
-            self._stop = True
-            self._error = None
-        self.finish()
-
-    def _join(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-            sys.setswitchinterval(self._interval)
-
-    def _validate(self) -> None:
-        columns, ctx, bad, job_id = self.columns, self.ctx, self.bad, self.writer.job_id
-        seen: set[str] = set()
-        lines: list[str] = []
-        try:
-            for row in self.data_rows:
-                if self._stop:
-                    break
-                result = validate_cells(row.cells, columns, ctx)
-                self.rows += 1
-                if result.errors:
-                    first = not bad
-                    bad[row.number] = result.errors
-                    if first:
-                        self._queue.put(self._REJECTED)
-                    lines = []
-                elif not bad:
-                    if result.number in seen:
-                        self.duplicates = True
-                    else:
-                        seen.add(result.number)
-                    lines.append(f"{job_id}\t{row.number}\t{result.copy_tail}\n")
-                    if len(lines) >= self.batch_size:
-                        self._emit(lines)
-                        lines = []
-                if self.rows % self.progress_every == 0:
-                    self.writer.put(lambda rows=self.rows: self.progress(rows))
-            if lines and not bad and not self._stop:
-                self._emit(lines)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self._error = exc
-        finally:
-            self._queue.put(self._DONE)
-
-    def _emit(self, lines: list[str]) -> None:
-        data = "".join(lines).encode()
-        self.writer.put(data, len(lines))
-        self._queue.put(Batch(data, len(lines), not self.duplicates))
+FORM = RegisterForm()

@@ -28,8 +28,8 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.audit import verify_chain
-from portal.models import AuditEvent
-from registry.models import ImportJob, ImportStatus, Partner, RegisteredNumber, Status
+from portal.models import AuditEvent, UploadJob
+from registry.models import ImportStatus, Partner, RegisteredNumber, Status
 from tests.registry.conftest import register, save_partner
 from tests.uploads import register_csv, upload_file
 
@@ -187,7 +187,7 @@ def numbers():
     return (f"139{i:08d}" for i in range(ROWS))
 
 
-def _finished(job: ImportJob):
+def _finished(job: UploadJob):
     job.refresh_from_db()
     return job.is_finished and job
 

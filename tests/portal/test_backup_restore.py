@@ -113,7 +113,7 @@ def test_backup_wipe_restore_brings_everything_back(registry_data, settings, tmp
     media = Path(settings.MEDIA_ROOT)
     before, files = state(), media_files(media)
     assert before["counts"]["registry_registerednumber"] == 3
-    assert any(name.startswith("imports/") for name in files)
+    assert any(name.startswith("uploads/") for name in files)  # the engine's stored uploads
     assert any(name.startswith("partners/") for name in files)
 
     code, out, err = cli("backup", "--dir", tmp_path / "backups")

@@ -14,7 +14,8 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from portal.accounts.tokens import api_token_issue
-from registry.models import ImportJob, ImportStatus, Partner, RegisteredNumber, Status
+from portal.models import UploadJob
+from registry.models import ImportStatus, Partner, RegisteredNumber, Status
 from tests.registry.conftest import (
     PARTNER_CODE,
     PDF,
@@ -465,7 +466,7 @@ def test_the_same_file_again_is_200_with_the_existing_job(client_for, inst_alice
     assert response.json()["id"] == first["id"]
     assert response.json()["duplicate"] is True
     assert "未重复导入" in response.json()["detail"]
-    assert ImportJob.objects.count() == 1
+    assert UploadJob.objects.count() == 1
 
 
 def test_a_rejected_job_has_an_error_report(client_for, inst_alice, inst_bob, tmp_path, eager):
@@ -496,7 +497,7 @@ def test_import_permissions(
     assert response.json()["code"] == "viewer_read_only"
     assert post_file(client_for(regulator_rita), eager, path).status_code == 403
     assert post_file(client_for(carrier_carol), eager, path).status_code == 403
-    assert not ImportJob.objects.exists()
+    assert not UploadJob.objects.exists()
     job_id = post_file(client_for(inst_alice), eager, path).json()["id"]
     assert len(client_for(regulator_rita).get(IMPORTS).json()["results"]) == 1
     assert client_for(regulator_rita).get(f"{IMPORTS}{job_id}/").status_code == 200

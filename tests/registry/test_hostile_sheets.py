@@ -21,11 +21,13 @@ import openpyxl
 import pytest
 from django.core.files import File
 
+from portal.models import UploadJob
+from portal.spreadsheets import pipeline
 from portal.spreadsheets.files import FileRejected
 from portal.spreadsheets.reader import ReadLimits
 from portal.spreadsheets.sandbox import read_rows_isolated
 from registry import services
-from registry.models import ImportJob, ImportStatus, RegisteredNumber
+from registry.models import ImportStatus, RegisteredNumber
 from tests import hostile_files as hostile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +51,7 @@ def upload(actor, path: Path):
         )
 
 
-def run(actor, path: Path) -> ImportJob:
+def run(actor, path: Path) -> UploadJob:
     job, created = upload(actor, path)
     assert created
     services.import_job_run(job_id=job.pk)
@@ -206,7 +208,7 @@ def test_reader_running_out_of_memory_rejects_the_job_with_a_message(
     the job ends with a Chinese message and this process, the worker, carries on."""
     # The extent check switched off, so that calamine allocates the dense range.
     lax = ReadLimits(max_dense_cells=10**12, sparse_floor=10**12)
-    monkeypatch.setattr(services, "ReadLimits", lambda: lax)
+    monkeypatch.setattr(pipeline, "ReadLimits", lambda: lax)
     settings.IMPORT_READER_MAX_MEMORY_MB = 200
     job = run(inst_alice, hostile.stray_empty_cell(tmp_path / "stray.xlsx"))
     assert job.status == ImportStatus.REJECTED
@@ -223,7 +225,7 @@ def test_job_that_killed_its_worker_twice_fails_instead_of_running_again(inst_al
     not run a third time."""
     job, _ = upload(inst_alice, hostile.normal_xlsx(tmp_path / "ok.xlsx", rows=2))
     # Two attempts started and never came back (the worker was killed each time).
-    ImportJob.objects.filter(pk=job.pk).update(
+    UploadJob.objects.filter(pk=job.pk).update(
         status=ImportStatus.RUNNING, attempts=2, lost_attempts=1
     )
     job = services.import_job_run(job_id=job.pk)
@@ -237,7 +239,7 @@ def test_one_lost_attempt_is_run_again_and_finishes_with_attempts_two(inst_alice
     """Issue 16 item 2 (and tests/integration: one SIGKILL mid-import): a single lost
     attempt is redelivered and the job finishes, attempts = 2."""
     job, _ = upload(inst_alice, hostile.normal_xlsx(tmp_path / "ok.xlsx", rows=2))
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, attempts=1)
+    UploadJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, attempts=1)
     job = services.import_job_run(job_id=job.pk)
     assert job.status == ImportStatus.DONE, job.message
     assert (job.attempts, job.lost_attempts, job.created) == (2, 1, 2)
@@ -260,7 +262,7 @@ def test_reupload_of_a_stuck_job_creates_a_new_job_and_fails_the_stuck_one(
     for IMPORT_STALE_SECONDS no longer blocks; it is failed, so it can never merge."""
     path = hostile.normal_xlsx(tmp_path / "ok.xlsx", rows=2)
     stuck, _ = upload(inst_alice, path)
-    ImportJob.objects.filter(pk=stuck.pk).update(status=ImportStatus.RUNNING, attempts=1)
+    UploadJob.objects.filter(pk=stuck.pk).update(status=ImportStatus.RUNNING, attempts=1)
     again, created = upload(inst_alice, path)
     assert (again.pk, created) == (stuck.pk, False)  # still alive: the same job
     time_machine.shift(dt.timedelta(seconds=settings.IMPORT_STALE_SECONDS + 1))

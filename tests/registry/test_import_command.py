@@ -18,7 +18,8 @@ import openpyxl
 import pytest
 from django.core.management import call_command
 
-from registry.models import ImportJob, RegisteredNumber, Status
+from portal.models import UploadJob
+from registry.models import RegisteredNumber, Status
 from tests.conftest import CODES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -82,8 +83,8 @@ def test_import_prints_one_json_line_and_exits_0(org_alice, tmp_path):
     assert out["error_report"] is None
     assert out["message"] == "已导入 3 行：新增 3，变更 0，未变 0，终止 0"
     assert err == ""
-    job = ImportJob.objects.get()
-    assert (job.institution, job.created_by, job.original_name) == (org_alice, None, "号码.xlsx")
+    job = UploadJob.objects.get()
+    assert (job.organisation, job.created_by, job.original_name) == (org_alice, None, "号码.xlsx")
     assert RegisteredNumber.objects.filter(institution=org_alice).count() == 3
 
 
@@ -133,7 +134,7 @@ def test_same_file_twice_is_not_imported_twice(org_alice, tmp_path):
     assert out["status"] == "imported"
     assert (out["created"], out["updated"], out["ended"]) == (0, 0, 0)
     assert "未重复导入" in out["message"]
-    assert ImportJob.objects.count() == 1
+    assert UploadJob.objects.count() == 1
     assert RegisteredNumber.objects.count() == 1
 
 
@@ -157,7 +158,7 @@ def test_bad_institution_exits_1_with_a_chinese_message(
     assert out["status"] == "rejected"
     assert fragment in out["message"]
     assert err == ""
-    assert ImportJob.objects.count() == 0
+    assert UploadJob.objects.count() == 0
 
 
 def test_missing_file_exits_1(org_alice, tmp_path):
@@ -186,7 +187,7 @@ def test_over_size_file_exits_1(org_alice, tmp_path, settings):
     code, out, _ = cli("--institution", CODES["alice"], path)
     assert code == 1
     assert "超过上限 1 KB" in out["message"]
-    assert ImportJob.objects.count() == 0
+    assert UploadJob.objects.count() == 0
 
 
 def test_missing_columns_exit_1_with_the_list(org_alice, tmp_path):

@@ -26,12 +26,12 @@ import xlwt
 from django.core.files import File
 from django.core.files.base import ContentFile
 
+from portal import tasks as portal_tasks
 from portal.errors import NotPermitted, PortalError
-from portal.models import AuditEvent
-from registry import services, tasks
+from portal.models import AuditEvent, UploadJob
+from registry import services
 from registry.importers import merge as merging
 from registry.models import (
-    ImportJob,
     ImportStatus,
     NumberStaging,
     RegisteredNumber,
@@ -121,7 +121,7 @@ def upload(actor, path: Path, *, mode="merge", institution=None, name=None):
         )
 
 
-def run(actor, path: Path, **kwargs) -> ImportJob:
+def run(actor, path: Path, **kwargs) -> UploadJob:
     job, created = upload(actor, path, **kwargs)
     assert created
     if job.status == ImportStatus.QUEUED:
@@ -155,13 +155,13 @@ def active(institution) -> dict[str, RegisteredNumber]:
     return {n.number: n for n in rows}
 
 
-def staged(job: ImportJob) -> int:
+def staged(job: UploadJob) -> int:
     # Per job: on PostgreSQL the staging rows are COPYed on a connection of their own and
     # committed there, so other tests' leftovers survive the test transaction's rollback.
     return NumberStaging.objects.filter(job_id=job.pk).count()
 
 
-def error_rows(job: ImportJob) -> list[list[str]]:
+def error_rows(job: UploadJob) -> list[list[str]]:
     wb = openpyxl.load_workbook(job.error_report.path, read_only=True)
     assert wb.sheetnames == ["错误明细", "说明"]
     return [
@@ -169,7 +169,7 @@ def error_rows(job: ImportJob) -> list[list[str]]:
     ]
 
 
-def seed(user, tmp_path, numbers, name="seed.xlsx", **fields) -> ImportJob:
+def seed(user, tmp_path, numbers, name="seed.xlsx", **fields) -> UploadJob:
     job = run(user, write_xlsx(tmp_path / name, [line(n, **fields) for n in numbers]))
     assert job.status == ImportStatus.DONE, job.message
     return job
@@ -301,25 +301,57 @@ def test_merge_is_the_default_and_keeps_absent_numbers(inst_alice, tmp_path):
 # -- conflicts and duplicates -----------------------------------------------------------
 
 
-def test_number_active_at_another_institution_is_a_conflict_per_row(inst_alice, inst_bob, tmp_path):
-    """Issue item 10 / 000 §三(三): the same number active for two institutions is a
-    conflict reported per row, never overwritten (the other registration stays as it was)."""
+def test_number_active_at_another_institution_imports_marked_and_names_no_one(
+    inst_alice, inst_bob, tmp_path
+):
+    """Issue 9 item 6: a number another institution holds is not refused (a collection
+    agency may serve two banks with one line): the row imports, the result says how many
+    numbers are also registered elsewhere and that the administration will verify them,
+    naming no one; both registrations carry the 多机构登记 mark; the other institution's
+    registration stays as it was. (Before: the row was refused, naming the holder.)"""
     seed(inst_bob, tmp_path, ["13700137000", "1069055555"], name="bob.xlsx")
     bob_before = snapshot(inst_bob.organisation)
     rows = [line("13800138000"), line("137-0013-7000"), line("1069055555")]
     job = run(inst_alice, write_xlsx(tmp_path / "a.xlsx", rows))
-    assert job.status == ImportStatus.REJECTED
-    assert job.error_count == 2
-    assert "2 行错误" in job.message and "未导入任何数据" in job.message
-    report = error_rows(job)
-    assert [r[0] for r in report[1:]] == ["3", "4"]
-    assert report[1][1] == "137-0013-7000"  # as uploaded
-    assert report[1][-2] == "号码"
-    # Issue 16 item 8: the holder is never named.
-    assert report[1][-1] == "号码 13700137000 已由其他机构登记在用"
+    assert job.status == ImportStatus.DONE, job.message
+    assert (job.created, job.error_count, job.counts) == (3, 0, {"shared": 2})
+    assert job.message == (
+        "已导入 3 行：新增 3，变更 0，未变 0，终止 0。其中 2 个号码也由其他机构登记在用，"
+        "已标记为“多机构登记”，将由管理局核实"
+    )
+    assert inst_bob.organisation.name not in job.message
     assert snapshot(inst_bob.organisation) == bob_before
-    assert snapshot(inst_alice.organisation) == []
+    marked = RegisteredNumber.objects.with_shared_mark().filter(status=Status.ACTIVE)
+    assert {n.number for n in marked if n.shared} == {"13700137000", "1069055555"}
+    assert {n.institution_id for n in marked if n.shared} == {
+        inst_alice.organisation_id,
+        inst_bob.organisation_id,
+    }
     assert staged(job) == 0
+
+
+def test_one_pass_reports_row_errors_repeats_in_row_order(inst_alice, inst_bob, tmp_path):
+    """Issue 9 item 4: row errors and repeats within the file come in the same error
+    workbook, in row order, whatever their order of discovery (before: a file with a row
+    error reported no repeat, so a user needed two rounds); a number held elsewhere is
+    no error (item 6)."""
+    seed(inst_bob, tmp_path, ["13700137000"], name="bob.xlsx")
+    rows = [
+        line("13800138000"),  # row 2
+        line("13800138000"),  # row 3: repeats row 2
+        line("12345"),  # row 4: invalid
+        line("13700137000"),  # row 5: bob's too: imported (were the file valid)
+        line("13900139000", 用途="推销"),  # row 6: invalid
+        line("13800138000"),  # row 7: repeats row 2 again
+    ]
+    job = run(inst_alice, write_xlsx(tmp_path / "a.xlsx", rows))
+    assert job.status == ImportStatus.REJECTED
+    report = error_rows(job)
+    assert [r[0] for r in report[1:]] == ["3", "4", "6", "7"]
+    assert report[1][-1] == "号码 13800138000 在文件中重复（与第 2 行相同）"
+    assert report[4][-1] == "号码 13800138000 在文件中重复（与第 2 行相同）"
+    assert job.error_count == 4
+    assert snapshot(inst_alice.organisation) == []
 
 
 def test_ended_number_at_another_institution_is_not_a_conflict(inst_alice, inst_bob, tmp_path):
@@ -755,7 +787,7 @@ def test_over_size_upload_is_refused_before_a_job_exists(inst_alice, tmp_path, s
         upload(inst_alice, path)
     assert info.value.code == "too_large"
     assert info.value.message.endswith("超过上限 2 KB，请拆分为多个文件后分批上传")
-    assert ImportJob.objects.count() == 0
+    assert UploadJob.objects.count() == 0
 
 
 # -- idempotency ------------------------------------------------------------------------
@@ -773,7 +805,7 @@ def test_same_content_twice_returns_the_existing_job(inst_alice, tmp_path):
         again, created = upload(inst_alice, candidate)
         assert (again.pk, created) == (job.pk, False)
     assert "未重复导入" in services.duplicate_message(job)
-    assert ImportJob.objects.count() == 1
+    assert UploadJob.objects.count() == 1
     assert snapshot() == rows
 
 
@@ -804,9 +836,11 @@ def test_same_bytes_from_another_institution_is_its_own_job(inst_alice, inst_bob
     alice_job = run(inst_alice, path)
     bob_job, created = upload(inst_bob, path)
     assert created and bob_job.pk != alice_job.pk
-    assert bob_job.institution == inst_bob.organisation
+    assert bob_job.organisation == inst_bob.organisation
     bob_job = services.import_job_run(job_id=bob_job.pk)
-    assert bob_job.status == ImportStatus.REJECTED  # alice has the number: a conflict
+    # Issue 9 §6: alice has the number too: imported, counted as 多机构登记, nobody named.
+    assert bob_job.status == ImportStatus.DONE
+    assert bob_job.counts == {"shared": 1}
 
 
 def test_finished_job_is_not_run_again(inst_alice, tmp_path):
@@ -879,7 +913,7 @@ def test_an_attempt_overtaken_by_a_redelivery_does_not_merge(inst_alice, tmp_pat
 
     def overtaken():
         # Another worker claimed the job while this one was still staging.
-        ImportJob.objects.filter(pk=job.pk).update(attempts=5)
+        UploadJob.objects.filter(pk=job.pk).update(attempts=5)
         real_analyze()
 
     monkeypatch.setattr(merging, "refresh_statistics", overtaken)
@@ -930,7 +964,7 @@ def test_worker_dying_after_merge_with_real_commits(org_alice, tmp_path, monkeyp
     with pytest.raises(RuntimeError):
         services.import_job_run(job_id=job.pk)
     assert snapshot() == before
-    assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.RUNNING
+    assert UploadJob.objects.get(pk=job.pk).status == ImportStatus.RUNNING
     monkeypatch.undo()
     job = services.import_job_run(job_id=job.pk)
     assert (job.status, job.created, job.updated, job.ended) == (ImportStatus.DONE, 1, 1, 2)
@@ -949,7 +983,8 @@ def test_import_job_fail_marks_failed_in_chinese_and_clears_staging(
     _crash(monkeypatch, after_merge=False)
     with pytest.raises(RuntimeError):
         services.import_job_run(job_id=job.pk)
-    assert staged(job) == 2
+    # Issue 9 item 7: staging is part of the merge transaction, so a crash leaves none.
+    assert staged(job) == 0
     services.import_job_fail(job_id=job.pk, reason="处理过程中出现系统错误")
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
@@ -970,12 +1005,12 @@ def test_task_gives_up_after_retries(inst_alice, tmp_path, monkeypatch):
     """Issue item 10 / tasks.run_import_job: a crashing import is retried (max_retries=2, each
     attempt from scratch), then failed through import_job_fail; the registry is unchanged."""
     # Eager retries re-run in apply() only when the Retry is not propagated.
-    monkeypatch.setattr(tasks.run_import_job.app.conf, "task_eager_propagates", False)
+    monkeypatch.setattr(portal_tasks.run_upload_job.app.conf, "task_eager_propagates", False)
     path = _alice_register(inst_alice, tmp_path)
     before = snapshot()
     job, _ = upload(inst_alice, path)
     _crash(monkeypatch, after_merge=True)
-    result = tasks.run_import_job.apply(args=[job.pk])
+    result = portal_tasks.run_upload_job.apply(args=[job.pk])
     assert result.result == "failed"
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
@@ -1005,7 +1040,7 @@ def test_only_the_institutions_own_writers_import(
     assert info.value.code == "not_institution"
     operator = _user(org_alice, "otto", role="operator")
     assert run(operator, path).status == ImportStatus.DONE
-    assert ImportJob.objects.count() == 1
+    assert UploadJob.objects.count() == 1
 
 
 def test_bob_sees_none_of_alices_jobs_numbers_or_files(
@@ -1016,15 +1051,15 @@ def test_bob_sees_none_of_alices_jobs_numbers_or_files(
     server-made names, never the user's file name or the institution."""
     good = run(inst_alice, write_xlsx(tmp_path / "甲银行号码.xlsx", [line("13800138000")]))
     bad = run(inst_alice, write_xlsx(tmp_path / "甲银行错误.xlsx", [line("1", 用途="x")]))
-    assert ImportJob.objects.visible_to(inst_bob).count() == 0
+    assert UploadJob.objects.visible_to(inst_bob).count() == 0
     assert RegisteredNumber.objects.visible_to(inst_bob).count() == 0
-    assert ImportJob.objects.visible_to(carrier_carol).count() == 0
+    assert UploadJob.objects.visible_to(carrier_carol).count() == 0
     assert RegisteredNumber.objects.visible_to(carrier_carol).count() == 0
-    assert set(ImportJob.objects.visible_to(inst_alice)) == {good, bad}
-    assert ImportJob.objects.visible_to(regulator_rita).count() == 2
+    assert set(UploadJob.objects.visible_to(inst_alice)) == {good, bad}
+    assert UploadJob.objects.visible_to(regulator_rita).count() == 2
     assert RegisteredNumber.objects.visible_to(regulator_rita).count() == 1
     for name in (good.file.name, bad.file.name, bad.error_report.name):
-        assert re.fullmatch(r"imports/\d{4}/\d{2}/[0-9a-f]{32}\.xlsx", name)
+        assert re.fullmatch(r"uploads/\d{4}/\d{2}/[0-9a-f]{32}\.xlsx", name)
     assert bad.original_name == "甲银行错误.xlsx"
 
 

@@ -20,10 +20,11 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from portal import audit
-from portal.models import AuditEvent
+from portal.models import AuditEvent, UploadJob
 from portal.settings import retention_days
-from registry import retention, tasks
-from registry.models import ImportJob, ImportStatus, RegisteredNumber
+from portal.spreadsheets import retention
+from registry import tasks
+from registry.models import ImportStatus, RegisteredNumber
 from tests.uploads import import_file, register_csv
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -44,7 +45,7 @@ KEYS = {
 }
 
 
-def upload(actor, path: Path, numbers: list[str]) -> ImportJob:
+def upload(actor, path: Path, numbers: list[str]) -> UploadJob:
     """A 号码登记表 (CSV) through the pipeline; a bad number makes a rejected job with an
     error report."""
     return import_file(actor, register_csv(path, numbers))
@@ -58,7 +59,7 @@ def jobs(inst_alice, tmp_path, time_machine):
     old_done = upload(inst_alice, tmp_path / "old.csv", ["13800138000", "13800138001"])
     old_rejected = upload(inst_alice, tmp_path / "bad.csv", ["13800138002", "not-a-number"])
     stuck = upload(inst_alice, tmp_path / "stuck.csv", ["13800138003"])
-    ImportJob.objects.filter(pk=stuck.pk).update(status=ImportStatus.RUNNING, finished_at=None)
+    UploadJob.objects.filter(pk=stuck.pk).update(status=ImportStatus.RUNNING, finished_at=None)
     time_machine.move_to(NEW)
     new_done = upload(inst_alice, tmp_path / "new.csv", ["13800138000", "13800138004"])
     assert (old_done.status, old_rejected.status, new_done.status) == ("done", "rejected", "done")
@@ -71,7 +72,7 @@ def jobs(inst_alice, tmp_path, time_machine):
     }
 
 
-def paths(job: ImportJob) -> list[Path]:
+def paths(job: UploadJob) -> list[Path]:
     return [Path(f.path) for f in (job.file, job.error_report) if f]
 
 
@@ -105,7 +106,7 @@ def test_files_of_jobs_past_retention_are_deleted_rows_and_numbers_stay(jobs, ti
     assert not any(p.exists() for p in old_files)
     assert all(p.is_file() for p in kept_files)
     for key in ("old_done", "old_rejected"):
-        job = ImportJob.objects.get(pk=jobs[key].pk)
+        job = UploadJob.objects.get(pk=jobs[key].pk)
         assert (job.file.name, job.error_report.name) == ("", "")
         assert job.purged_at is not None
         assert (job.original_name, job.sha256, job.rows_total, job.created, job.status) == (
@@ -116,7 +117,7 @@ def test_files_of_jobs_past_retention_are_deleted_rows_and_numbers_stay(jobs, ti
             jobs[key].status,
         )
     for key in ("new_done", "stuck"):
-        job = ImportJob.objects.get(pk=jobs[key].pk)
+        job = UploadJob.objects.get(pk=jobs[key].pk)
         assert job.file.name == jobs[key].file.name
         assert job.purged_at is None
     assert numbers() == registry
@@ -145,7 +146,7 @@ def test_the_purge_is_audited_as_the_system_with_counts_only(jobs):
 
 def test_dry_run_reports_the_same_and_changes_nothing(jobs):
     files = [p for job in jobs.values() for p in paths(job)]
-    rows = list(ImportJob.objects.order_by("pk").values())
+    rows = list(UploadJob.objects.order_by("pk").values())
     events = AuditEvent.objects.count()
 
     dry = retention.imports_purge_expired(today=PURGE_DAY, dry_run=True)
@@ -153,7 +154,7 @@ def test_dry_run_reports_the_same_and_changes_nothing(jobs):
     assert dry.dry_run is True
     assert (dry.import_jobs, dry.import_files, dry.error_reports) == (2, 2, 1)
     assert all(p.is_file() for p in files)
-    assert list(ImportJob.objects.order_by("pk").values()) == rows
+    assert list(UploadJob.objects.order_by("pk").values()) == rows
     assert AuditEvent.objects.count() == events
     real = retention.imports_purge_expired(today=PURGE_DAY)
     assert {**dry.as_dict(), "dry_run": False} == real.as_dict()
@@ -185,7 +186,7 @@ def test_a_file_already_missing_from_disk_still_clears_the_row(jobs):
     path.unlink()
     report = retention.imports_purge_expired(today=PURGE_DAY)
     assert (report.import_jobs, report.import_files, report.error_reports) == (2, 1, 1)
-    assert ImportJob.objects.get(pk=jobs["old_done"].pk).purged_at is not None
+    assert UploadJob.objects.get(pk=jobs["old_done"].pk).purged_at is not None
 
 
 def cli(*args) -> dict:

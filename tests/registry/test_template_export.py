@@ -1,5 +1,5 @@
 """The downloadable 号码登记表 template and the register export
-(registry/templates_xlsx.py build_register_template; registry/exports.py export_numbers).
+(portal/spreadsheets/template.py from the form's declaration; registry/exports.py).
 
 forms.md: "The portal offers each as a downloadable xlsx template (header row, one example
 row, a hidden-free sheet with 填写说明, data-validation drop-downs for the enumerations)";
@@ -17,13 +17,14 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
+from portal.spreadsheets.template import build_template, form_template
 from registry import services
 from registry.exports import EXTRA, export_numbers
 from registry.importers import register
 from registry.models import ImportStatus, RegisteredNumber, Status
-from registry.templates_xlsx import EXAMPLE, build_register_template
 from tests.uploads import import_file
 
+EXAMPLE = register.FORM.example
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PARTNER_CODE = "91330100MA2PART01W"
 BRANCH_CODE = "91330100MA2BRAN01Y"
@@ -40,8 +41,7 @@ def _env(settings, tmp_path, time_machine):
 
 @pytest.fixture(scope="module")
 def template_bytes() -> bytes:
-    # Built once: the template formats 5,000 rows of text cells (about 1.5 s).
-    return build_register_template()
+    return form_template(register.FORM)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,9 @@ def template(template_bytes) -> openpyxl.Workbook:
 
 
 def test_template_sheets_header_example_and_help(loaded_template):
-    """forms.md: header row with the required columns marked, one example row, a visible
-    填写说明 sheet (hidden-free)."""
+    """forms.md: header row with the required columns marked, a visible 填写说明 sheet
+    (hidden-free). Issue 9 item 5: the example row is on 填写说明 only, never on the sheet
+    that is read."""
     assert loaded_template.sheetnames == ["号码登记表", "填写说明"]
     assert all(ws.sheet_state == "visible" for ws in loaded_template.worksheets)
     ws = loaded_template["号码登记表"]
@@ -76,9 +77,11 @@ def test_template_sheets_header_example_and_help(loaded_template):
         for row in ws.iter_rows(min_row=2)
         if any(c.value not in (None, "") for c in row)
     ]
-    assert rows == [[EXAMPLE[c] or None for c in register.COLUMNS]]
-    assert ws["A2"].number_format == "@"  # text cells: numbers stay digits
+    assert rows == []
+    assert ws.column_dimensions["A"].number_format == "@"  # text cells: numbers stay digits
     help_ws = loaded_template["填写说明"]
+    help_rows = [[c.value for c in row] for row in help_ws.iter_rows()]
+    assert [EXAMPLE[c] or None for c in register.COLUMNS] in help_rows
     described = [help_ws.cell(row=r, column=1).value for r in range(2, 2 + len(register.COLUMNS))]
     assert described == register.COLUMNS
     notes = " ".join(str(c.value) for c in help_ws["C"] if c.value)
@@ -113,10 +116,12 @@ def test_template_has_drop_downs_for_the_enumerations(loaded_template):
 
 
 def _fill(template, rows, *, keep_example: bool, tmp_path: Path) -> Path:
+    """Rows typed into the template; ``keep_example``: under the example row of a template
+    downloaded before issue 9 (row 2), as its users did."""
     ws = template["号码登记表"]
-    if not keep_example:
-        for cell in ws[2]:
-            cell.value = None
+    if keep_example:
+        for index, column in enumerate(register.COLUMNS, start=1):
+            ws.cell(row=2, column=index, value=EXAMPLE[column] or None)
     start = 3
     for offset, values in enumerate(rows):
         for column, value in values.items():
@@ -157,22 +162,34 @@ VALID = [
 
 @pytest.mark.parametrize("keep_example", [True, False], ids=["example-kept", "example-removed"])
 def test_filled_template_imports_cleanly(inst_alice, template, tmp_path, keep_example):
-    """forms.md: the template is the form: filled with valid rows it imports with no error,
-    whether the example row (itself a valid row) is kept or removed; the 填写说明 sheet is
-    not read (only the first visible sheet), which the job notes as a warning."""
+    """forms.md: the template is the form: filled with valid rows it imports with no error;
+    the 填写说明 sheet is not read (only the first visible sheet), which the job notes as a
+    warning. Issue 9 item 5: the template's example row is never imported; a user who typed
+    their rows under it (a template downloaded before) imports only their own rows, and the
+    job says the example was skipped."""
     path = _fill(template, VALID, keep_example=keep_example, tmp_path=tmp_path)
     job = import_file(inst_alice, path)
     assert job.status == ImportStatus.DONE, job.message
     expected = {"13800138000", "057187654321", "1069000"}
-    if keep_example:
-        expected.add(EXAMPLE[register.NUMBER])
     numbers = {n.number: n for n in RegisteredNumber.objects.filter(status=Status.ACTIVE)}
     assert set(numbers) == expected
     assert job.created == len(expected) and job.rows_total == len(expected)
     assert any("填写说明" in w for w in job.warnings)
-    if keep_example:
-        sub = numbers[EXAMPLE[register.NUMBER]]
-        assert (sub.is_sub_port, sub.main_port) == (True, EXAMPLE[register.MAIN_PORT])
+    skipped = [w for w in job.warnings if "示例行" in w]
+    assert skipped == (["第 2 行是模板中的示例行，已跳过，未导入"] if keep_example else [])
+
+
+def test_the_template_is_built_once_per_form_version(monkeypatch):
+    """Issue 9 item 1: the template is generated from the declaration and served from
+    memory after the first build (a download used to rebuild it: about 0.9 s)."""
+    from portal.spreadsheets import template as templates
+
+    first = form_template(register.FORM)
+    calls = []
+    monkeypatch.setattr(templates, "build_template", lambda form: calls.append(form) or b"x")
+    assert form_template(register.FORM) == first
+    assert calls == []
+    assert build_template(register.FORM)[:2] == b"PK"
 
 
 # -- the export -------------------------------------------------------------------------

@@ -11,8 +11,9 @@ import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from portal.models import UploadJob
 from registry import services
-from registry.models import ImportJob, ImportStatus, RegisteredNumber, Status
+from registry.models import ImportStatus, RegisteredNumber, Status
 from tests.registry.conftest import make_xlsx, register, upload_of
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,7 @@ def alice_job(inst_alice, good_file):
 @pytest.fixture
 def alice_rejected_job(client_for, inst_alice, bad_file, eager):
     upload(client_for(inst_alice), eager, bad_file)
-    return ImportJob.objects.get(original_name=bad_file.name)
+    return UploadJob.objects.get(original_name=bad_file.name)
 
 
 # --- the happy path ------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def test_upload_imports_in_the_background_and_shows_the_result(
     form = text(client.get(NEW))
     assert "文件中没有的号码将全部终止" in form  # what replace does, said before choosing it
     response = upload(client, eager, good_file)
-    job = ImportJob.objects.get()
+    job = UploadJob.objects.get()
     assert response.wsgi_request.path == f"/registry/imports/{job.pk}/"
     assert job.status == ImportStatus.DONE
     body = text(response)
@@ -116,7 +117,7 @@ def test_the_same_file_twice_says_it_was_already_uploaded(client_for, inst_alice
     client = client_for(inst_alice)
     upload(client, eager, good_file)
     response = upload(client, eager, good_file)
-    job = ImportJob.objects.get()
+    job = UploadJob.objects.get()
     assert response.wsgi_request.path == f"/registry/imports/{job.pk}/"
     body = text(response)
     assert "该文件已于" in body and "未重复导入" in body
@@ -128,7 +129,7 @@ def test_a_bad_file_is_rejected_with_a_downloadable_error_workbook(
 ):
     client = client_for(inst_alice)
     body = text(upload(client, eager, bad_file))
-    job = ImportJob.objects.get()
+    job = UploadJob.objects.get()
     assert job.status == ImportStatus.REJECTED
     assert 'data-status="rejected"' in body
     assert "2 行错误" in body
@@ -151,7 +152,7 @@ def test_a_file_that_is_not_a_spreadsheet_is_rejected_at_once(client_for, inst_a
     client = client_for(inst_alice)
     with eager():
         response = client.post(NEW, {"file": fake, "mode": "merge"}, follow=True)
-    job = ImportJob.objects.get()
+    job = UploadJob.objects.get()
     assert job.status == ImportStatus.REJECTED
     body = text(response)
     assert "文件未通过检查" in body
@@ -162,7 +163,7 @@ def test_upload_form_errors_are_in_chinese(client_for, inst_alice):
     body = text(client_for(inst_alice).post(NEW, {"mode": "merge"}))
     assert 'data-testid="error-file"' in body
     assert "没有提交文件" in body or "该字段是必填项" in body
-    assert not ImportJob.objects.exists()
+    assert not UploadJob.objects.exists()
 
 
 # --- progress ------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def test_progress_fragment_polls_while_the_job_runs(client_for, inst_alice, alic
 
 def test_progress_shows_rows_and_stops_when_finished(client_for, inst_alice, alice_job):
     client = client_for(inst_alice)
-    ImportJob.objects.filter(pk=alice_job.pk).update(
+    UploadJob.objects.filter(pk=alice_job.pk).update(
         status=ImportStatus.RUNNING, rows_total=200, rows_done=50
     )
     fragment = text(client.get(f"/registry/imports/{alice_job.pk}/progress/"))
@@ -256,7 +257,7 @@ def test_regulators_see_every_job_but_cannot_upload(
     assert client.get(NEW).status_code == 403
     response = client.post(NEW, {"file": upload_of(good_file), "mode": "merge"})
     assert response.status_code == 403
-    assert ImportJob.objects.count() == 1
+    assert UploadJob.objects.count() == 1
 
 
 def test_viewer_reads_jobs_but_cannot_upload(

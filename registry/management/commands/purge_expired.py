@@ -11,7 +11,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from registry.retention import imports_purge_expired
+from portal.spreadsheets.retention import imports_purge_expired
 
 
 class Command(BaseCommand):

@@ -1,7 +1,8 @@
-"""Retention of the registry's uploads: past ``RETENTION_DAYS`` the stored files go.
+"""Retention of every form's uploads (the engine's jobs): past ``RETENTION_DAYS`` the
+stored files go.
 
 Records are kept at least 2 years (000 §二(一)2; 001 第十二条), so this deletes only what is
-older than that, and only file contents: the import job row stays with its file name, size,
+older than that, and only file contents: the upload job row stays with its file name, size,
 SHA-256, counts and message (the history stays readable), and ``purged_at`` says when its
 files went. Registered numbers are never deleted (they are ended). Entrustment documents
 stay: they are the evidence behind partner registrations, which are never deleted either.
@@ -20,9 +21,8 @@ from django.utils import timezone
 
 from portal import audit
 
-from .models import ImportJob, ImportStatus
+from .models import FINISHED, UploadJob
 
-FINISHED = (ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED)
 AUDIT_KEPT = "审计日志不清理：保存期限是最低要求，哈希链须自第一条起始终可校验"
 
 
@@ -49,7 +49,7 @@ def retention_cutoff(today: dt.date | None = None) -> dt.date:
 
 
 def _storage():
-    return ImportJob._meta.get_field("file").storage
+    return UploadJob._meta.get_field("file").storage
 
 
 def _size(name: str) -> int | None:
@@ -73,7 +73,7 @@ def imports_purge_expired(*, today: dt.date | None = None, dry_run: bool = False
     report = PurgeReport(
         dry_run=dry_run, cutoff=cutoff.isoformat(), retention_days=settings.RETENTION_DAYS
     )
-    expired = ImportJob.objects.filter(
+    expired = UploadJob.objects.filter(
         status__in=FINISHED, finished_at__lt=cutoff_at, purged_at__isnull=True
     ).order_by("pk")
     with transaction.atomic():
@@ -96,13 +96,13 @@ def imports_purge_expired(*, today: dt.date | None = None, dry_run: bool = False
         report.import_jobs = len(jobs)
         if dry_run or not jobs:
             return report
-        ImportJob.objects.filter(pk__in=[pk for pk, _, _ in jobs]).update(
+        UploadJob.objects.filter(pk__in=[pk for pk, _, _ in jobs]).update(
             file="", error_report="", purged_at=timezone.now()
         )
         audit.record(
             "retention.purge",
             actor=None,
-            object_type=ImportJob._meta.label,
+            object_type=UploadJob._meta.label,
             object_repr="超过保存期限的导入文件",
             summary={
                 key: value
