@@ -100,6 +100,9 @@ class SpreadsheetForm:
     notes: tuple[str, ...] = ()
     # Organisation kinds (portal.models.OrgKind values) whose users upload this form.
     uploader_kinds: tuple[str, ...] = ()
+    # Templates handed out before the example moved to 填写说明 carried it on the data sheet:
+    # skip a row equal to the example (only where the example cannot be a real row).
+    skip_example_rows: bool = False
     # How a failed job says that nothing changed ("导入失败，…未作任何修改").
     unchanged_text: str = ""
     # Audit actions: f"{audit_prefix}.upload", ".done", ".rejected", ".failed".
@@ -146,7 +149,7 @@ class SpreadsheetForm:
         """The template's example row, as downloaded (issue 9 item 5)."""
         n = len(cells)
         example = self.example
-        if not any(example.values()):
+        if not self.skip_example_rows or not any(example.values()):
             return False
         for name, index in columns.items():
             if (cells[index] if index < n else "") != example.get(name, ""):

@@ -451,6 +451,7 @@ class RegisterForm(SpreadsheetForm):
     )
     uploader_kinds = (OrgKind.INSTITUTION,)
     audit_prefix = "import"
+    skip_example_rows = True  # its remark says 示例行，填写时请删除
     unchanged_text = "号码登记未作任何修改"
     duplicate_column = NUMBER
     duplicate_message = "号码 {key} 在文件中重复（与第 {first} 行相同）"
