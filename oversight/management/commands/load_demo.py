@@ -1,7 +1,7 @@
 """python manage.py load_demo: demo organisations and logins (idempotent).
 
 Lives in the top app so it may seed every layer. Never run it on a production database:
-it refuses unless DEBUG is on or --force is given.
+it refuses unless DEBUG or EMBEDDED (make run) is on, or --force is given.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="输出 JSON 而非说明文字")
 
     def handle(self, *args, **options):
-        if not settings.DEBUG and not options["force"]:
-            raise CommandError("演示数据只用于演示环境（DEBUG=1）；生产库请勿加载")
+        if not settings.DEMO and not options["force"]:
+            raise CommandError("演示数据只用于演示环境（make run 或 DEBUG=1）；生产库请勿加载")
         orgs = {}
         with transaction.atomic():
             for kind, name, code, licence in ORGANISATIONS:
