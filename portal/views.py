@@ -668,7 +668,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def error_403(request: HttpRequest, exception=None) -> HttpResponse:
-    return render(request, "403.html", status=403)
+    """The reason a view gave (what the user can do instead), or the general sentence."""
+    reason = str(exception or "").strip()
+    return render(request, "403.html", {"reason": reason}, status=403)
 
 
 def error_404(request: HttpRequest, exception=None) -> HttpResponse:
