@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from django.http import Http404
@@ -120,7 +119,7 @@ class MeSerializer(serializers.Serializer):
 
 
 class MeView(APIView):
-    @extend_schema(responses=MeSerializer, summary="当前用户及其所属单位")
+    @extend_schema(responses=MeSerializer, summary="当前用户及其所属单位", tags=["账户"])
     def get(self, request):
         return Response(MeSerializer(request.user).data)
 
@@ -135,6 +134,7 @@ class DeadlineSerializer(serializers.Serializer):
 class DeadlinesView(APIView):
     @extend_schema(
         summary="计算报送截止时间（按官方工作日历，含调休）",
+        tags=["截止日期"],
         parameters=[
             OpenApiParameter("sms_start", str, description="短信计划发送开始日期 2026-03-16"),
             OpenApiParameter("quarter", str, description="季度 2026Q2"),
@@ -147,7 +147,7 @@ class DeadlinesView(APIView):
         quarter = request.query_params.get("quarter")
         try:
             if start:
-                due = workdays.sms_filing_deadline(dt.date.fromisoformat(start))
+                due = workdays.sms_filing_deadline(workdays.parse_iso_day(start))
                 result.append(
                     {"kind": "sms_filing", "subject": start, "due": due, "due_date": due.date()}
                 )

@@ -206,3 +206,22 @@ def test_schema_with_a_token(inst_alice):
     key = token_key(inst_alice)
     response = Client().get("/api/schema/", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200
+
+
+def test_docs_page_has_chinese_tags_a_way_back_and_no_inline_style(client_for, inst_alice):
+    """Issue 10 §13: tags were English (deadlines, me), no link back to the portal, and an
+    inline <style> the CSP refused."""
+    client = client_for(inst_alice)
+    page = client.get("/api/docs/").content.decode()
+    assert 'data-testid="back-to-portal"' in page
+    assert "<style" not in page and "style=" not in page
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    tags = {tag for op in schema["paths"].values() for m in op.values() for tag in m["tags"]}
+    assert tags and all(not tag.isascii() for tag in tags), tags
+
+
+def test_a_bad_date_is_explained_in_chinese(client_for, carrier_carol):
+    """Issue 17: bad_date leaked Python's English (Invalid isoformat string)."""
+    response = client_for(carrier_carol).get("/api/deadlines/", {"sms_start": "2026-02-30"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "日期 2026-02-30 不存在：2026 年 2 月只有 28 天"
