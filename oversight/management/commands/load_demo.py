@@ -13,7 +13,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.accounts import services as accounts
-from portal.models import User
 from registry import demo as registry_demo
 
 DEMO_PASSWORD = "Demo-Portal-2026!"  # noqa: S105 - printed by make run, demo only
@@ -57,7 +56,7 @@ class Command(BaseCommand):
                     province="浙江省",
                 )
             for username, code, role, _ in USERS:
-                user, _, created = accounts.user_create(
+                user, _, _ = accounts.user_create(
                     actor=None,
                     organisation=orgs[code],
                     username=username,
@@ -65,9 +64,8 @@ class Command(BaseCommand):
                     email=f"{username}@example.invalid",
                     full_name=username.capitalize(),
                     password=DEMO_PASSWORD,
+                    demo=True,
                 )
-                if created:
-                    User.objects.filter(pk=user.pk).update(must_change_password=False)
                 if username == "rita" and not user.totp_enabled:
                     accounts.totp_provision(actor=None, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)
