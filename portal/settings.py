@@ -161,7 +161,7 @@ AUDIT_CHECKPOINT_FILE = Path(
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
-CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
+CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"
 
 INSTALLED_APPS = [
     # The admin's default site is the portal's (OTP-verified staff only, login through the
