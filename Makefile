@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+# make run is the embedded default: DEBUG off (the portal's own error pages), plain HTTP on
+# this machine, development keys (portal/settings.py EMBEDDED).
+RUN_ENV := EMBEDDED=1
 
 .PHONY: run test setup venv browser lint format migrations-check ci clean totp worker beat bench
 .PHONY: integration backup restore
@@ -34,15 +37,14 @@ setup: venv
 	@$(BIN)/python manage.py load_demo >/dev/null
 
 run: setup
-	@$(BIN)/python manage.py collectstatic --noinput -v0
-	@$(BIN)/celery -A portal worker --pool solo --loglevel WARNING >var/worker.log 2>&1 & echo $$! >var/worker.pid; \
+	@$(RUN_ENV) $(BIN)/celery -A portal worker --beat --schedule var/celerybeat-schedule --pool solo --loglevel WARNING >var/worker.log 2>&1 & echo $$! >var/worker.pid; \
 	trap 'kill $$(cat var/worker.pid) 2>/dev/null; rm -f var/worker.pid' EXIT INT TERM; \
 	echo ""; \
 	echo "  金融营销催收号码备案与比对平台 已启动： http://$(HOST):$(PORT)/"; \
 	echo "  API 文档： http://$(HOST):$(PORT)/api/docs/    后台任务日志： var/worker.log"; \
-	$(BIN)/python manage.py load_demo; \
+	$(RUN_ENV) $(BIN)/python manage.py load_demo; \
 	echo "  按 Ctrl+C 停止。"; echo ""; \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: venv browser
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -56,7 +58,7 @@ integration: venv
 	  CELERY_QUEUE=portal-integration $(BIN)/python -m pytest -q --create-db -p no:randomly tests/integration
 
 totp: venv
-	@$(BIN)/python manage.py demo_totp rita
+	@$(RUN_ENV) $(BIN)/python manage.py demo_totp rita
 
 lint: venv
 	@$(BIN)/ruff check .

@@ -22,7 +22,18 @@ class PortalConfig(AppConfig):
                 "ip": "IP 地址",
             }
         )
-        register_labels("auth", fields={"provisioned": "演示环境预置", "replaced": "更换验证器"})
+        register_labels(
+            "notice", fields={"key": "提醒", "due": "截止日期", "recipients": "收件人数"}
+        )
+        register_labels(
+            "auth",
+            fields={
+                "provisioned": "演示环境预置",
+                "replaced": "更换验证器",
+                "address": "客户端地址",
+                "failures": "失败次数",
+            },
+        )
         register_labels(
             "organisation",
             fields={
@@ -41,7 +52,7 @@ class PortalConfig(AppConfig):
         )
         register_labels(
             "user",
-            fields={"username": "用户名", "role": "角色", "is_active": "启用"},
+            fields={"username": "用户名", "role": "角色", "is_active": "启用", "demo": "演示账号"},
             values={"role": dict(Role.choices)},
         )
         register_labels(

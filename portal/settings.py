@@ -90,10 +90,16 @@ def sqlite_database(name: str) -> dict:
     }
 
 
-DEBUG = env_bool("DEBUG", True)
+# The embedded default (make run): one machine, plain HTTP on 127.0.0.1, demo data. It runs
+# with DEBUG off, so users see the portal's own Chinese 403/404/500 pages and no technical
+# page listing the URL patterns, but keeps the demo's conveniences: development keys, no
+# HTTPS redirect, no secure-only cookies (issue 10 §5). Never for production.
+EMBEDDED = env_bool("EMBEDDED", False)
+DEBUG = env_bool("DEBUG", not EMBEDDED)
+DEMO = DEBUG or EMBEDDED  # development keys and demo helpers (load_demo, demo_totp) allowed
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not DEMO:
         raise ImproperlyConfigured("生产环境必须设置 SECRET_KEY 环境变量")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"  # noqa: S105
 
@@ -145,7 +151,7 @@ AUDIT_HMAC_KEY_ID, AUDIT_HMAC_KEYS = audit_hmac_keys(
     os.environ.get("AUDIT_HMAC_KEY", ""),
     os.environ.get("AUDIT_HMAC_KEY_ID", ""),
     os.environ.get("AUDIT_HMAC_OLD_KEYS", ""),
-    debug=DEBUG,
+    debug=DEMO,
 )
 # Signed checkpoints of the audit trail, one JSON line each, appended (portal/audit.py).
 AUDIT_CHECKPOINT_FILE = Path(
@@ -155,7 +161,7 @@ AUDIT_CHECKPOINT_FILE = Path(
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
-CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
+CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"
 
 INSTALLED_APPS = [
     # The admin's default site is the portal's (OTP-verified staff only, login through the
@@ -319,11 +325,14 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if not DEBUG
+            if not DEMO
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
+# The demo serves static files straight from the app folders (no collectstatic needed);
+# production serves the collected, hashed, compressed copies.
+WHITENOISE_USE_FINDERS = DEMO
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: downloads go through views that check tenancy
 
@@ -348,7 +357,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
+if not DEMO:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000))
@@ -461,7 +470,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEMO else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

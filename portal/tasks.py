@@ -5,51 +5,17 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import audit, workdays
-from .models import Organisation, OrgKind, ReminderSent
+from . import audit, services
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
 def send_deadline_reminders() -> int:
-    """E-mail carriers 3 working days before the quarterly report is due (domain.md)."""
-    today = timezone.localdate()
-    try:
-        year, quarter, due = workdays.next_quarterly_deadline(today)
-        remind_from = workdays.working_days_before(due.date(), workdays.REMINDER_WORKING_DAYS)[-1]
-    except workdays.CalendarYearMissing as exc:
-        log.warning("deadline reminders skipped: %s", exc.message)
-        return 0
-    if today < remind_from:
-        return 0
-    key = f"quarterly-{year}Q{quarter}"
-    sent = 0
-    for org in Organisation.objects.filter(kind=OrgKind.CARRIER, is_active=True):
-        recipients = [u.email for u in org.users.filter(is_active=True) if u.email]
-        if org.contact_email:
-            recipients.append(org.contact_email)
-        if not recipients:
-            continue
-        try:
-            with transaction.atomic():
-                ReminderSent.objects.create(organisation=org, key=key)
-                send_mail(
-                    f"【提醒】{year} 年第 {quarter} 季度服务对象报送截止：{due:%Y-%m-%d}",
-                    f"{org.name}：\n\n请于 {due:%Y 年 %m 月 %d 日} 24 时前在平台提交 {year} 年第 "
-                    f"{quarter} 季度金融营销催收号码服务对象报送（季度末前 5 个工作日）。\n",
-                    settings.DEFAULT_FROM_EMAIL,
-                    sorted(set(recipients)),
-                )
-        except IntegrityError:
-            continue
-        sent += 1
-    return sent
+    """Daily: e-mail carriers 3 working days before the quarterly report is due."""
+    return services.deadline_reminders_send(today=timezone.localdate())
 
 
 @shared_task(acks_late=True)

@@ -12,11 +12,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from portal.errors import NotPermitted, PortalError
+from portal.errors import PortalError
 from portal.filters import IdFilter
 from portal.spreadsheets.api import UploadJobFilter, UploadJobViewSet
 
@@ -43,14 +45,20 @@ FORBIDDEN = OpenApiResponse(description="无写权限：查看角色、监管部
 
 
 def require_writer(user, institution_id: int | None = None) -> None:
-    """Writes are for an institution's own 管理员/经办人. Callers look the object up through
+    """services.write_denial, as a 403 with its code. Callers look the object up through
     ``visible_to`` first, so another institution's object is already a 404."""
-    if not user.is_institution or (
-        institution_id is not None and institution_id != user.organisation_id
-    ):
-        raise NotPermitted("只有金融机构本机构的管理员或经办人可以修改", code="not_institution")
-    if not user.can_write:
-        raise NotPermitted("您的角色为“查看”，只能查看，不能修改", code="viewer_read_only")
+    denial = services.write_denial(user, institution_id)
+    if denial is not None:
+        raise denial
+
+
+class RegistryReader(BasePermission):
+    """Carriers have no registry (the pages are a 404): neither has the API (issue 10 §6)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.user.is_authenticated and request.user.kind not in selectors.READERS:
+            raise NotFound
+        return True
 
 
 def _with_api_field(exc: PortalError) -> PortalError:
@@ -125,6 +133,7 @@ class NumberFilter(django_filters.FilterSet):
     ),
 )
 class NumberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, RegistryReader]
     serializer_class = NumberSerializer
     filterset_class = NumberFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -237,6 +246,7 @@ class PartnerFilter(django_filters.FilterSet):
     ),
 )
 class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, RegistryReader]
     serializer_class = PartnerSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     filterset_class = PartnerFilter
@@ -351,6 +361,8 @@ class ImportJobFilter(UploadJobFilter):
 )
 class ImportJobViewSet(UploadJobViewSet):
     """The engine's job API for the 号码登记表, plus its upload."""
+
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, RegistryReader]
 
     serializer_class = ImportJobSerializer
     parser_classes = [MultiPartParser, FormParser]

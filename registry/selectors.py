@@ -98,6 +98,11 @@ def filter_numbers(
     return filter_by_id(queryset, "institution_id", institution)
 
 
+# Who reads the registry at all: institutions their own, the administration and the financial
+# regulators everything; carriers have no registry (pages and API alike are a 404).
+READERS = (OrgKind.INSTITUTION, OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
+
+
 def carrier_choices(*, user) -> list[str]:
     """The 运营商 filter's drop-down: the four basic carriers, and for an institution the
     SMS providers its own register names too (a regulator's register is too large to

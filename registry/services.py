@@ -40,12 +40,33 @@ from .models import (
 log = logging.getLogger(__name__)
 
 
+def write_denial(user, institution_id: int | None = None) -> NotPermitted | None:
+    """The one rule for who changes an institution's register, its partners and its uploads
+    (000 §三(一)1: the institution compiles its own numbers): its own 管理员 and 经办人.
+    Returns why not, worded for what the user can do, or None. Pages, the API and the
+    services all ask this (issue 10 §4)."""
+    if not user.is_institution:
+        return NotPermitted(
+            "号码登记由金融机构自行填报和维护；您所在单位可以查看，不能修改",
+            code="not_institution",
+        )
+    if institution_id is not None and institution_id != user.organisation_id:
+        return NotPermitted("只能修改本机构的号码登记", code="not_own_institution")
+    if not user.can_write:
+        return NotPermitted(
+            f"您的角色为“{user.get_role_display()}”：可以查看本机构的号码登记，不能修改；"
+            "如需登记或修改，请联系本机构管理员调整角色",
+            code="viewer_read_only",
+        )
+    return None
+
+
 def _require_writer(actor, institution: Organisation) -> None:
-    """Only the institution's own 管理员/经办人 write its register (tenancy)."""
     if actor is None:
         return
-    if actor.organisation_id != institution.pk or not actor.can_write:
-        raise NotPermitted("只有本机构的管理员或经办人可以修改号码登记")
+    denial = write_denial(actor, institution.pk)
+    if denial is not None:
+        raise denial
 
 
 def _require_institution(institution: Organisation) -> None:

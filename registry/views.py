@@ -33,7 +33,6 @@ from .forms import (
 from .importers import register
 from .models import ImportStatus, Partner, Purpose, RegisteredNumber, Status
 
-READERS = (OrgKind.INSTITUTION, OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
 OVERSEERS = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHARED_NOTICE = "该号码也由其他机构登记在用，已标记为“多机构登记”，通信管理局将予以核实"
@@ -42,21 +41,22 @@ NUMBER_FILTERS = ("q", "purpose", "carrier", "status", "kind", "partner", "insti
 
 def _reader(request: HttpRequest) -> None:
     """Carriers (and users without an organisation) have no registry pages: 404."""
-    require_kind(request, *READERS)
+    require_kind(request, *selectors.READERS)
 
 
 def _can_write(user, institution_id: int | None = None) -> bool:
-    """Only the institution's own 管理员/经办人 change its register."""
-    if not (user.is_institution and user.can_write):
-        return False
-    return institution_id is None or institution_id == user.organisation_id
+    return services.write_denial(user, institution_id) is None
 
 
 def _writer(request: HttpRequest, institution_id: int | None = None) -> None:
-    """A viewer of the institution or a regulator may look but not write: 403. Another
+    """services.write_denial for pages: a write page is one that only institutions have (a
+    404 for everyone else); an institution's 查看 gets a 403 saying what she can do. Another
     institution's object never gets here: its lookup through ``visible_to`` is a 404."""
-    if not _can_write(request.user, institution_id):
-        raise PermissionDenied
+    if not request.user.is_institution:
+        raise Http404
+    denial = services.write_denial(request.user, institution_id)
+    if denial is not None:
+        raise PermissionDenied(denial.message)
 
 
 def _is_overseer(user) -> bool:

@@ -154,6 +154,13 @@ def inst_bob(org_bob):
 
 
 @pytest.fixture
+def viewer_viola(org_alice):
+    """A viewer (查看) in alice's institution: reads what alice reads, changes and manages
+    nothing."""
+    return _user(org_alice, "viola", role="viewer")
+
+
+@pytest.fixture
 def carrier_carol(org_carrier):
     return _user(org_carrier, "carol")
 

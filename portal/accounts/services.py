@@ -198,6 +198,7 @@ def user_create(
     email: str = "",
     full_name: str = "",
     password: str | None = None,
+    demo: bool = False,
 ) -> tuple[User, str | None, bool]:
     """Invite a user into an organisation (regulators create any first admin; an
     organisation's admin invites its own colleagues).
@@ -207,7 +208,12 @@ def user_create(
     username in the same organisation with the same role is returned unchanged (password
     untouched: inviting twice is harmless); with another role it is refused, naming the
     role it has (a role is changed on the user's page, audited as such).
+
+    ``demo``: the demo data's accounts (load_demo, the system only) keep their published
+    password instead of having to change it at first login; the audit event says so.
     """
+    if demo and actor is not None:
+        raise NotPermitted("只有演示数据可以创建无需修改初始密码的账号")
     if not _can_manage_users(actor, organisation):
         raise NotPermitted("只有本单位管理员或通信管理局管理员可以添加用户")
     username = (username or "").strip()
@@ -244,7 +250,7 @@ def user_create(
             role=role,
             email=email.strip(),
             first_name=full_name.strip(),
-            must_change_password=True,
+            must_change_password=not demo,
         )
         generated = None
         if password is None:
@@ -262,7 +268,10 @@ def user_create(
             actor=actor,
             organisation=organisation,
             obj=user,
-            summary={"after": {"username": username, "role": role}},
+            summary={
+                "after": {"username": username, "role": role},
+                **({"demo": True} if demo else {}),
+            },
         )
     return user, generated, True
 
@@ -447,3 +456,24 @@ def login_failed_recorded(*, username: str, ip: str | None, locked: bool) -> Non
             object_repr=username[:150],
             ip=ip,
         )
+
+
+def lockouts_release(*, actor, attempts) -> int:
+    """Lift lockouts before their 15 minutes are up (the admin's 解除锁定): only a superuser
+    who passed the second factor gets there (the admin site); each lifted lockout is audited
+    with its username and address, then its axes rows go."""
+    if not getattr(actor, "is_superuser", False):
+        raise NotPermitted("只有平台超级管理员可以解除登录锁定")
+    rows = list(attempts.values_list("pk", "username", "ip_address", "failures_since_start"))
+    with transaction.atomic():
+        for _pk, username, ip, failures in rows:
+            audit.record(
+                "auth.unlock",
+                actor=actor,
+                organisation=None,
+                object_type="portal.User",
+                object_repr=(username or "")[:150],
+                summary={"address": ip, "failures": failures},
+            )
+        attempts.model.objects.filter(pk__in=[row[0] for row in rows]).delete()
+    return len(rows)

@@ -13,12 +13,6 @@ from tests.conftest import PASSWORD, _user
 
 
 @pytest.fixture
-def viewer_viola(org_alice):
-    """A viewer (查看) in alice's institution: sees her organisation, manages nobody."""
-    return _user(org_alice, "viola", role="viewer")
-
-
-@pytest.fixture
 def operator_rob(org_regulator):
     """A regulator's operator (经办人): may edit the calendar, may not manage organisations."""
     from tests.conftest import with_totp

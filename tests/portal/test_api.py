@@ -53,7 +53,8 @@ def test_me_returns_the_users_organisation(request, client_for, who, name, kind)
 def test_anonymous_is_refused(client, db):
     for path in ("/api/me/", "/api/deadlines/?quarter=2026Q2"):
         response = client.get(path)
-        assert response.status_code in (401, 403)
+        assert response.status_code == 401
+        assert response.json()["code"] == "not_authenticated"
         assert "organisation" not in response.json()
 
 
@@ -67,7 +68,8 @@ def test_token_authentication(inst_alice):
 def test_bad_token_is_refused(inst_alice):
     token_key(inst_alice)
     response = Client().get("/api/me/", HTTP_AUTHORIZATION="Token " + "0" * 40)
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_invalid"
 
 
 def test_token_of_an_inactive_user_is_refused(inst_alice):
@@ -152,8 +154,9 @@ def test_bad_input_is_400_with_a_code(client_for, carrier_carol, params, detail)
 
 def test_session_api_does_not_need_a_password_every_time(client, inst_alice):
     """The browser's session works for the API too (SessionAuthentication)."""
-    client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
-    assert client.get("/api/me/").status_code == 200
+    login = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert login.status_code == 302 and login["Location"] == "/"  # logged in, not refused
+    assert client.get("/api/me/").json()["username"] == "alice"
 
 
 def test_schema_is_openapi_and_lists_me(client_for, inst_alice):
@@ -206,3 +209,22 @@ def test_schema_with_a_token(inst_alice):
     key = token_key(inst_alice)
     response = Client().get("/api/schema/", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200
+
+
+def test_docs_page_has_chinese_tags_a_way_back_and_no_inline_style(client_for, inst_alice):
+    """Issue 10 §13: tags were English (deadlines, me), no link back to the portal, and an
+    inline <style> the CSP refused."""
+    client = client_for(inst_alice)
+    page = client.get("/api/docs/").content.decode()
+    assert 'data-testid="back-to-portal"' in page
+    assert "<style" not in page and "style=" not in page
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    tags = {tag for op in schema["paths"].values() for m in op.values() for tag in m["tags"]}
+    assert tags and all(not tag.isascii() for tag in tags), tags
+
+
+def test_a_bad_date_is_explained_in_chinese(client_for, carrier_carol):
+    """Issue 17: bad_date leaked Python's English (Invalid isoformat string)."""
+    response = client_for(carrier_carol).get("/api/deadlines/", {"sms_start": "2026-02-30"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "日期 2026-02-30 不存在：2026 年 2 月只有 28 天"

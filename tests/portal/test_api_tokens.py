@@ -23,11 +23,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from portal import views
 from portal.accounts import services as account_services
 from portal.accounts.tokens import api_token_issue, api_token_revoke, hash_key
 from portal.errors import NotPermitted
 from portal.models import ApiToken, AuditEvent
+from portal.views import tokens as views
 from portal.workdays import SHANGHAI
 from tests.conftest import PASSWORD, _user, with_totp
 

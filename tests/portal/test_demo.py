@@ -52,7 +52,7 @@ def test_demo_logins_work(client):
 
 
 def test_refuses_without_debug_or_force(settings):
-    settings.DEBUG = False
+    settings.DEBUG = settings.DEMO = False
     with pytest.raises(CommandError, match="演示数据只用于演示环境"):
         call_command("load_demo", stdout=StringIO())
     assert not User.objects.filter(username="rita").exists()

@@ -66,3 +66,30 @@ def test_production_refuses_a_short_or_badly_listed_audit_key():
     result = manage("check", **{**PRODUCTION, "AUDIT_HMAC_OLD_KEYS": "no-colon-here"})
     assert result.returncode != 0
     assert "AUDIT_HMAC_OLD_KEYS" in result.stderr
+
+
+EMBEDDED_PROBE = """
+from django.conf import settings
+from django.test import Client
+page = Client().get("/no-such-page/")
+print(settings.DEBUG, settings.DEMO, getattr(settings, "SECURE_SSL_REDIRECT", False),
+      getattr(settings, "SESSION_COOKIE_SECURE", False), page.status_code,
+      "页面不存在" in page.content.decode(), "URLconf" in page.content.decode())
+"""
+
+
+def test_the_embedded_default_shows_the_portals_own_pages_over_plain_http():
+    """Issue 10 §5: under make run (EMBEDDED=1) a wrong URL is the portal's Chinese 404, not
+    Django's technical page listing every URL pattern; the demo keeps plain HTTP on
+    127.0.0.1 (no HTTPS redirect, no secure-only cookies) and its development keys."""
+    result = manage("shell", "-c", EMBEDDED_PROBE, EMBEDDED="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [
+        "False",
+        "True",
+        "False",
+        "False",
+        "404",
+        "True",
+        "False",
+    ]

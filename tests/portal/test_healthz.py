@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal import views
 from portal.celery import app
+from portal.views import errors as views
 
 pytestmark = pytest.mark.django_db
 

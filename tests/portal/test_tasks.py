@@ -74,6 +74,19 @@ def test_reminds_each_carrier_once_inside_the_window(
     assert len(mailoutbox) == 2
 
 
+def test_each_reminder_goes_through_the_service_and_is_audited(carriers, time_machine):
+    """Issue 10 §1: the task wrote models directly; now services.deadline_reminders_send
+    records the reminder and its audit event (recipients counted, never listed)."""
+    from portal.models import AuditEvent
+
+    carol_org, *_ = carriers
+    time_machine.move_to(at(2026, 6, 17, 9, 0), tick=False)
+    send_deadline_reminders()
+    event = AuditEvent.objects.get(action="notice.reminder", organisation=carol_org)
+    assert event.summary == {"key": "quarterly-2026Q2", "due": "2026-06-23", "recipients": 1}
+    assert "@" not in str(event.summary)
+
+
 def test_carrier_with_users_and_contact_gets_one_mail_to_both(
     carrier_carol, mailoutbox, time_machine
 ):

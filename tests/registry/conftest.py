@@ -10,7 +10,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import services
-from tests.conftest import _user
 
 PARTNER_CODE = "91330100MA2PART01W"
 OTHER_PARTNER_CODE = "91330100MA2PART020"
@@ -22,12 +21,6 @@ HEADER = ["号码", "用途", "使用单位", "电信运营商", "合作起始�
 def _media_in_tmp(settings, tmp_path):
     """Uploads, documents and error reports go to a throwaway folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def viewer_viola(org_alice):
-    """A viewer (查看) in alice's institution: reads the register, changes nothing."""
-    return _user(org_alice, "viola", role="viewer")
 
 
 def register(user, number: str, **extra):

@@ -108,15 +108,20 @@ def test_bob_gets_404_on_alices_number(client_for, inst_bob, alice_number):
 
 
 def test_carrier_sees_nothing(client_for, carrier_carol, alice_number, alice_partner):
+    """Issue 10 §6: carriers have no registry pages, and the API agrees (404, not an empty
+    list)."""
     client = client_for(carrier_carol)
-    assert client.get(NUMBERS).json()["results"] == []
-    assert client.get(PARTNERS).json()["results"] == []
-    assert client.get(IMPORTS).json()["results"] == []
-    assert client.get(f"{NUMBERS}{alice_number.pk}/").status_code == 404
-    assert client.get(f"{PARTNERS}{alice_partner.pk}/").status_code == 404
-    assert client.get(f"{PARTNERS}{alice_partner.pk}/document/").status_code == 404
+    for path in (
+        NUMBERS,
+        PARTNERS,
+        IMPORTS,
+        f"{NUMBERS}{alice_number.pk}/",
+        f"{PARTNERS}{alice_partner.pk}/",
+        f"{PARTNERS}{alice_partner.pk}/document/",
+    ):
+        assert client.get(path).status_code == 404
     response = client.post(NUMBERS, NEW_NUMBER, content_type="application/json")
-    assert response.status_code == 403
+    assert response.status_code == 404
 
 
 @pytest.mark.parametrize("who", ["regulator_rita", "financial_fiona"])
@@ -248,21 +253,21 @@ def test_create_errors_name_the_english_field(client_for, inst_alice, alice_numb
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid_row"
-    assert body["field"] == "number"
+    assert list(body["fields"]) == ["number"]
     response = client.post(
         NUMBERS, {**NEW_NUMBER, "purpose": "推销"}, content_type="application/json"
     )
     assert response.status_code == 400
-    assert "purpose" in response.json()
+    assert "purpose" in response.json()["fields"]
     response = client.post(NUMBERS, {"number": "13900139000"}, content_type="application/json")
     assert response.status_code == 400
-    assert {"purpose", "user_name", "carrier", "valid_from"} <= set(response.json())
+    assert {"purpose", "user_name", "carrier", "valid_from"} <= set(response.json()["fields"])
     response = client.post(
         NUMBERS, {**NEW_NUMBER, "number": "13800138000"}, content_type="application/json"
     )
     assert response.status_code == 409
     assert response.json()["code"] == "conflict"
-    assert response.json()["field"] == "number"
+    assert list(response.json()["fields"]) == ["number"]
 
 
 def test_a_number_of_another_institution_is_registered_and_nobody_named(
@@ -327,7 +332,7 @@ def test_the_number_itself_cannot_change(client_for, inst_alice, alice_number):
         f"{NUMBERS}{alice_number.pk}/", {"number": "13900139000"}, content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.json()["field"] == "number"
+    assert list(response.json()["fields"]) == ["number"]
 
 
 def test_end_a_number(client_for, inst_alice, alice_number):
@@ -337,7 +342,7 @@ def test_end_a_number(client_for, inst_alice, alice_number):
         url, {"end_date": "2025-12-31", "reason": "停用"}, content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.json()["field"] == "end_date"
+    assert list(response.json()["fields"]) == ["end_date"]
     response = client.post(
         url, {"end_date": "2026-06-30", "reason": "合作结束"}, content_type="application/json"
     )
@@ -394,7 +399,7 @@ def test_partner_document_is_checked(client_for, inst_alice):
     bad = SimpleUploadedFile("委托书.pdf", b"MZ\x90\x00")
     response = client_for(inst_alice).post(PARTNERS, {**NEW_PARTNER, "document": bad})
     assert response.status_code == 400
-    assert "document" in response.json()
+    assert "document" in response.json()["fields"]
     assert not Partner.objects.exists()
 
 
@@ -403,7 +408,7 @@ def test_partner_errors_name_the_field(client_for, inst_alice):
         PARTNERS, {**NEW_PARTNER, "credit_code": "91330100MA2PART021"}
     )
     assert response.status_code == 400
-    assert response.json()["field"] == "credit_code"
+    assert list(response.json()["fields"]) == ["credit_code"]
 
 
 def test_update_a_partner(client_for, inst_alice, alice_partner):
@@ -496,7 +501,7 @@ def test_import_permissions(
     assert response.status_code == 403
     assert response.json()["code"] == "viewer_read_only"
     assert post_file(client_for(regulator_rita), eager, path).status_code == 403
-    assert post_file(client_for(carrier_carol), eager, path).status_code == 403
+    assert post_file(client_for(carrier_carol), eager, path).status_code == 404  # no registry
     assert not UploadJob.objects.exists()
     job_id = post_file(client_for(inst_alice), eager, path).json()["id"]
     assert len(client_for(regulator_rita).get(IMPORTS).json()["results"]) == 1
@@ -508,7 +513,7 @@ def test_import_permissions(
 def test_upload_requires_a_file(client_for, inst_alice):
     response = client_for(inst_alice).post(IMPORTS, {"mode": "merge"})
     assert response.status_code == 400
-    assert "file" in response.json()
+    assert "file" in response.json()["fields"]
 
 
 # --- documentation -------------------------------------------------------------------------

@@ -1031,10 +1031,16 @@ def test_only_the_institutions_own_writers_import(
     have a register."""
     path = write_xlsx(tmp_path / "a.xlsx", [line("13800138000")])
     viewer = _user(org_alice, "vera", role="viewer")
-    for actor in (inst_bob, viewer, carrier_carol, regulator_rita):
+    codes = {
+        inst_bob: "not_own_institution",
+        viewer: "viewer_read_only",
+        carrier_carol: "not_institution",
+        regulator_rita: "not_institution",
+    }
+    for actor, code in codes.items():
         with pytest.raises(NotPermitted) as info:
             upload(actor, path, institution=org_alice)
-        assert info.value.message == "只有本机构的管理员或经办人可以修改号码登记"
+        assert info.value.code == code  # issue 10 §4: services.write_denial, one rule
     with pytest.raises(PortalError) as info:
         upload(carrier_carol, path)
     assert info.value.code == "not_institution"

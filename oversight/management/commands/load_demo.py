@@ -1,7 +1,7 @@
 """python manage.py load_demo: demo organisations and logins (idempotent).
 
 Lives in the top app so it may seed every layer. Never run it on a production database:
-it refuses unless DEBUG is on or --force is given.
+it refuses unless DEBUG or EMBEDDED (make run) is on, or --force is given.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.accounts import services as accounts
-from portal.models import User
 from registry import demo as registry_demo
 
 DEMO_PASSWORD = "Demo-Portal-2026!"  # noqa: S105 - printed by make run, demo only
@@ -43,8 +42,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="输出 JSON 而非说明文字")
 
     def handle(self, *args, **options):
-        if not settings.DEBUG and not options["force"]:
-            raise CommandError("演示数据只用于演示环境（DEBUG=1）；生产库请勿加载")
+        if not settings.DEMO and not options["force"]:
+            raise CommandError("演示数据只用于演示环境（make run 或 DEBUG=1）；生产库请勿加载")
         orgs = {}
         with transaction.atomic():
             for kind, name, code, licence in ORGANISATIONS:
@@ -57,7 +56,7 @@ class Command(BaseCommand):
                     province="浙江省",
                 )
             for username, code, role, _ in USERS:
-                user, _, created = accounts.user_create(
+                user, _, _ = accounts.user_create(
                     actor=None,
                     organisation=orgs[code],
                     username=username,
@@ -65,9 +64,8 @@ class Command(BaseCommand):
                     email=f"{username}@example.invalid",
                     full_name=username.capitalize(),
                     password=DEMO_PASSWORD,
+                    demo=True,
                 )
-                if created:
-                    User.objects.filter(pk=user.pk).update(must_change_password=False)
                 if username == "rita" and not user.totp_enabled:
                     accounts.totp_provision(actor=None, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)

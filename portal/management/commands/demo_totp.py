@@ -1,4 +1,4 @@
-"""python manage.py demo_totp rita: the current TOTP code of a demo account (DEBUG only)."""
+"""python manage.py demo_totp rita: a demo account's current TOTP code (DEBUG or EMBEDDED only)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("username", nargs="?", default="rita")
 
     def handle(self, *args, **options):
-        if not settings.DEBUG:
-            raise CommandError("仅在演示环境（DEBUG=1）可用")
+        if not settings.DEMO:
+            raise CommandError("仅在演示环境（make run：EMBEDDED=1，或 DEBUG=1）可用")
         user = User.objects.filter(username=options["username"]).first()
         device = totp_device(user) if user is not None else None
         if device is None:

@@ -1,0 +1,61 @@
+"""Health check and the portal's own error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+)
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+log = logging.getLogger(__name__)
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and broker reachable: 200, else 503 with what failed."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+        log.warning("healthz database: %s", exc)
+        checks["database"] = "error"
+    try:
+        from ..celery import app
+
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+        checks["broker"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        log.warning("healthz broker: %s", exc)
+        checks["broker"] = "error"
+    ok = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)
+
+
+def error_403(request: HttpRequest, exception=None) -> HttpResponse:
+    """The reason a view gave (what the user can do instead), or the general sentence."""
+    reason = str(exception or "").strip()
+    return render(request, "403.html", {"reason": reason}, status=403)
+
+
+def error_404(request: HttpRequest, exception=None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    # No context processors: the database may be what failed.
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("500.html").render(), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(request, "403_csrf.html", status=403)

@@ -1,0 +1,114 @@
+"""One error shape for every API error (issue 10 §3; issue 17 §1): ``{"code", "detail"}``,
+plus ``fields`` for validation errors; a stable code for each kind, a Chinese detail, and a
+server error answered as JSON with the request id, never a debug page."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from rest_framework import exceptions
+
+from portal.api import exception_handler
+from registry import api as registry_api
+from tests.registry.conftest import register
+
+pytestmark = pytest.mark.django_db
+
+NUMBERS = "/api/registry/numbers/"
+
+
+def shape(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) <= {"code", "detail", "fields"}
+    assert body["code"] == code
+    assert body["detail"] and not body["detail"].isascii()  # Chinese, not Python's English
+    return body
+
+
+def test_not_authenticated():
+    shape(Client().get("/api/me/"), 401, "not_authenticated")
+
+
+def test_a_bad_token():
+    shape(Client().get("/api/me/", HTTP_AUTHORIZATION="Token ptk_nonsense"), 401, "token_invalid")
+
+
+def test_not_found_and_a_page_past_the_end(client_for, inst_alice):
+    client = client_for(inst_alice)
+    shape(client.get(f"{NUMBERS}999999/"), 404, "not_found")
+    shape(client.get(NUMBERS, {"page": "0"}), 404, "not_found")
+
+
+def test_validation_errors_name_every_field(client_for, inst_alice):
+    response = client_for(inst_alice).post(
+        NUMBERS, {"number": "13900139000"}, content_type="application/json"
+    )
+    body = shape(response, 400, "invalid")
+    assert {"purpose", "user_name", "carrier", "valid_from"} <= set(body["fields"])
+    assert all(isinstance(m, list) and m for m in body["fields"].values())
+
+
+def test_a_typed_portal_error_keeps_its_code_and_field(client_for, inst_alice):
+    register(inst_alice, "13800138000")
+    response = client_for(inst_alice).post(
+        NUMBERS,
+        {
+            "number": "13800138000",
+            "purpose": "营销",
+            "user_name": "本机构",
+            "carrier": "中国移动",
+            "valid_from": "2026-01-01",
+        },
+        content_type="application/json",
+    )
+    body = shape(response, 409, "conflict")
+    assert list(body["fields"]) == ["number"]
+
+
+def test_a_refusal(client_for, viewer_viola):
+    response = client_for(viewer_viola).post(NUMBERS, {}, content_type="application/json")
+    shape(response, 403, "viewer_read_only")
+
+
+def test_method_not_allowed_keeps_allow(client_for, inst_alice):
+    response = client_for(inst_alice).delete(NUMBERS)
+    shape(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
+
+
+def test_malformed_json_and_a_wrong_media_type(client_for, inst_alice):
+    client = client_for(inst_alice)
+    shape(client.post(NUMBERS, "{", content_type="application/json"), 400, "parse_error")
+    shape(client.post(NUMBERS, "x", content_type="text/plain"), 415, "unsupported_media_type")
+
+
+def test_a_missing_calendar_year(client_for, carrier_carol):
+    response = client_for(carrier_carol).get("/api/deadlines/", {"sms_start": "2099-03-16"})
+    shape(response, 409, "calendar_year_missing")
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        (exceptions.Throttled(wait=30), 429, "throttled"),
+        (exceptions.PermissionDenied(), 403, "forbidden"),
+        (exceptions.NotAcceptable(), 406, "not_acceptable"),
+    ],
+)
+def test_drf_errors_get_a_stable_code(rf, exc, status, code):
+    response = exception_handler(exc, {"request": rf.get("/api/x/"), "view": None})
+    assert response.status_code == status
+    assert response.data["code"] == code and not response.data["detail"].isascii()
+
+
+def test_a_server_error_is_json_with_the_request_id(client_for, inst_alice, monkeypatch, caplog):
+    def boom(self, request, *args, **kwargs):
+        raise RuntimeError("database fell over")
+
+    monkeypatch.setattr(registry_api.NumberViewSet, "list", boom)
+    response = client_for(inst_alice).get(NUMBERS, HTTP_X_REQUEST_ID="req-123")
+    body = shape(response, 500, "server_error")
+    assert "req-123" in body["detail"]
+    assert "Traceback" not in response.content.decode()
+    assert any("database fell over" in r.getMessage() or r.exc_info for r in caplog.records)
