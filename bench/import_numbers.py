@@ -13,6 +13,13 @@ import in a child process of its own so its peak RSS (VmHWM) is the import's alo
    fastest documented settings (use_bulk, batch_size, skip_diff, force_init_instance,
    skip_html_diff), both into fresh institutions; prints the ratio.
 
+4. a bare python-calamine read of the same N-row file (open, iterate every row, nothing
+   else): the floor any xlsx import stands on; prints import / read (issue 9 §8: <= 2.5x);
+5. with ``--before REV`` (default: the commit before the upload engine moved in), the same
+   N-row import by that revision's code, checked out into a temporary git worktree and run
+   against a database of its own, in the same run: prints engine / before (<= 1.05).
+
+Each figure is the median of ``--repeat`` runs (default 1; the machine is shared and noisy).
 Generated files are cached in ``bench/out/``.
 """
 
@@ -24,12 +31,15 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/portal_bench"
+# main before the upload engine (issue 9) moved the register into portal/spreadsheets.
+BEFORE = "5b30a4e"
 HEADERS = [
     "号码",
     "号码类型",
@@ -106,6 +116,9 @@ def peak_rss_mb() -> float:
 
 def child(kind: str, path: str, code: str) -> None:
     """Runs in a fresh process: one import, then JSON with seconds and peak RSS."""
+    if kind == "read":
+        print(json.dumps(bare_read(path)))
+        return
     import django
 
     django.setup()
@@ -217,37 +230,56 @@ def peer_import(path: str, institution) -> dict:
     }
 
 
-def run_child(kind: str, path: Path, code: str, env: dict) -> dict:
+def bare_read(path: str) -> dict:
+    """python-calamine alone: open the first sheet and walk every row, as text would need."""
+    from python_calamine import CalamineWorkbook
+
+    started = time.perf_counter()
+    workbook = CalamineWorkbook.from_path(path)
+    rows = sum(1 for _ in workbook.get_sheet_by_index(0).iter_rows())
+    return {
+        "seconds": time.perf_counter() - started,
+        "peak_mb": peak_rss_mb(),
+        "rows": rows,
+        "status": "read",
+    }
+
+
+def run_child(kind: str, path: Path, code: str, env: dict, root: Path = ROOT) -> dict:
     output = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(path), code],
+        [
+            sys.executable,
+            str(root / "bench" / "import_numbers.py"),
+            "--child",
+            kind,
+            str(path),
+            code,
+        ],
         env=env,
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=root,
     )
     if output.returncode != 0:
         sys.exit(f"child {kind} failed:\n{output.stderr[-4000:]}")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--peer-rows", type=int, default=100_000)
-    parser.add_argument("--child", nargs=3)
-    args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    if args.child:
-        child(*args.child)
-        return
+def median_run(runs: list[dict]) -> dict:
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return {**ordered[len(ordered) // 2], "peak_mb": max(r["peak_mb"] for r in runs)}
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+
+def fresh_database(url: str, root: Path) -> dict:
+    """Drop and re-create ``url``'s database, migrate it with ``root``'s code, and add the
+    bench institutions with a 经办人 each; the environment for children of that code."""
     name = url.rsplit("/", 1)[1]
     admin = url.rsplit("/", 1)[0] + "/postgres"
     subprocess.run(
-        ["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True
+        ["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+        check=True,
+        capture_output=True,
     )
     subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
     env = {
@@ -256,9 +288,10 @@ def main() -> None:
         "CELERY_TASK_ALWAYS_EAGER": "1",
         "MEDIA_ROOT": str(OUT / "media"),
         "LOG_LEVEL": "WARNING",
+        "PORTAL_VAR_DIR": str(OUT / f"var-{name}"),
     }
     python = [sys.executable, "manage.py"]
-    subprocess.run([*python, "migrate", "-v0", "--skip-checks"], env=env, check=True, cwd=ROOT)
+    subprocess.run([*python, "migrate", "-v0", "--skip-checks"], env=env, check=True, cwd=root)
     setup = "from portal.accounts.services import organisation_create as c, user_create as u\n" + (
         "".join(
             f"o = c(actor=None, kind='institution', name='bench-{k}', credit_code='{v}', "
@@ -267,8 +300,32 @@ def main() -> None:
             for k, v in INSTITUTIONS.items()
         )
     )
-    subprocess.run([*python, "shell", "-c", setup], env=env, check=True, cwd=ROOT)
+    subprocess.run(
+        [*python, "shell", "-c", setup], env=env, check=True, cwd=root, capture_output=True
+    )
+    return env
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--peer-rows", type=int, default=100_000)
+    parser.add_argument("--child", nargs=3)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--before",
+        default=BEFORE,
+        help="git revision to compare with in the same run ('' to skip)",
+    )
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    if args.child:
+        child(*args.child)
+        return
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    env = fresh_database(url, ROOT)
     n, m = args.rows, args.peer_rows
     full = OUT / f"register-{n}.xlsx"
     changed = OUT / f"register-{n}-changed.xlsx"
@@ -278,10 +335,53 @@ def main() -> None:
     generate(changed, n, changed_every=100)
     generate(small, m, offset=5_000_000)  # numbers nobody else registered
 
-    first = run_child("portal", full, INSTITUTIONS["main"], env)
-    again = run_child("portal", changed, INSTITUTIONS["main"], env)
-    ours = run_child("portal", small, INSTITUTIONS["ours"], env)
-    peer = run_child("peer", small, INSTITUTIONS["peer"], env)
+    before_root = before_env = None
+    if args.before:
+        before_root = Path(tempfile.mkdtemp(prefix="bench-before-"))
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(before_root), args.before],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
+        (before_root / ".venv").symlink_to(ROOT / ".venv")
+        before_env = fresh_database(url + "_before", before_root)
+
+    runs: dict[str, list[dict]] = {}
+    try:
+        for _ in range(args.repeat):
+            # Each repeat starts from empty institutions: re-create the databases.
+            if runs:
+                env = fresh_database(url, ROOT)
+                if before_root:
+                    before_env = fresh_database(url + "_before", before_root)
+            runs.setdefault("read", []).append(run_child("read", full, "-", env))
+            runs.setdefault("first", []).append(
+                run_child("portal", full, INSTITUTIONS["main"], env)
+            )
+            runs.setdefault("again", []).append(
+                run_child("portal", changed, INSTITUTIONS["main"], env)
+            )
+            runs.setdefault("ours", []).append(
+                run_child("portal", small, INSTITUTIONS["ours"], env)
+            )
+            runs.setdefault("peer", []).append(run_child("peer", small, INSTITUTIONS["peer"], env))
+            if before_root:
+                runs.setdefault("before", []).append(
+                    run_child("portal", full, INSTITUTIONS["main"], before_env, before_root)
+                )
+    finally:
+        if before_root:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(before_root)],
+                check=False,
+                cwd=ROOT,
+                capture_output=True,
+            )
+    first, again, ours, peer, read = (
+        median_run(runs[k]) for k in ("first", "again", "ours", "peer", "read")
+    )
+    before = median_run(runs["before"]) if before_root else None
 
     def line(label: str, r: dict, rows: int) -> str:
         return (
@@ -290,19 +390,30 @@ def main() -> None:
         )
 
     print()
+    print(f"medians of {args.repeat} run(s)")
+    print(line("python-calamine alone: read every row", read, n))
     print(line("portal import, new register (xlsx, PostgreSQL)", first, n))
+    if before:
+        print(line(f"the same import, code before the engine ({args.before})", before, n))
     print(line("portal re-import, 1% changed", again, n))
     print(line("portal import (peer comparison file)", ours, m))
     print(line("django-import-export ModelResource (bulk)", peer, m))
     ratio = peer["seconds"] / ours["seconds"]
+    over_read = first["seconds"] / read["seconds"]
     print()
     print(f"ratio portal / django-import-export on {m:,} rows: {ratio:.1f}x faster")
+    print(f"ratio import / bare python-calamine read of the same file: {over_read:.2f}x")
+    if before:
+        print(f"ratio engine / before: {first['seconds'] / before['seconds']:.3f}")
     goals = [
         ("new register >= 50,000 rows/s", n / first["seconds"] >= 50_000),
         ("re-import 1% changed >= 50,000 rows/s", n / again["seconds"] >= 50_000),
-        ("peak RSS <= 1 GB", max(first["peak_mb"], again["peak_mb"]) <= 1024),
+        ("peak RSS <= 900 MB", max(first["peak_mb"], again["peak_mb"]) <= 900),
         (">= 10x django-import-export", ratio >= 10),
+        ("import <= 2.5x a bare python-calamine read", over_read <= 2.5),
     ]
+    if before:
+        goals.append(("<= 5% slower than before", first["seconds"] <= 1.05 * before["seconds"]))
     for goal, ok in goals:
         print(f"  {'OK  ' if ok else 'MISS'} {goal}")
 

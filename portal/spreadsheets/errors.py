@@ -68,7 +68,8 @@ def write_error_workbook(
             if column and column not in error_columns:
                 error_columns.append(column)
         reasons = "；".join(reason for _column, reason in errors if reason)
-        ws.append([str(number), *values, safe_cell("、".join(error_columns)), safe_cell(reasons)])
+        # 原行号 is a number (sortable and filterable in Excel), the rest text.
+        ws.append([number, *values, safe_cell("、".join(error_columns)), safe_cell(reasons)])
         count += 1
     if omitted:
         ws.append(["", f"……另有 {omitted} 行错误未列出（错误报告最多列出 {max_rows} 行）"])

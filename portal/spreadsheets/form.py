@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from .reader import HeaderMap, find_header
 
@@ -59,10 +59,19 @@ class RowResult:
     copy_tail: str = ""
 
 
-@dataclass(frozen=True)
-class ValidRow:
+class ValidRow(NamedTuple):
+    # A tuple, not a dataclass: one is made per valid row (a million for a large register).
     row_no: int
     result: RowResult
+
+
+class Batch(list):
+    """A batch of :class:`ValidRow` as the engine hands it to ``FormStaging.stage``.
+    ``copy_text``: the same rows already in PostgreSQL COPY text, built on the validating
+    thread when the form's staging declares a ``copy_prefix`` and its rows a ``copy_tail``
+    (else empty, and staging.load_batch builds the lines)."""
+
+    copy_text: bytes = b""
 
 
 class FormStaging:
@@ -74,6 +83,10 @@ class FormStaging:
     so far, then, when the whole file is valid, ``complete()`` -> counts. Anything raised
     rolls the transaction back. ``staging.load_batch`` (staging.py) is how a batch reaches
     a table: COPY on PostgreSQL, batched inserts on SQLite."""
+
+    # The values before ``row_no`` in each staged row (e.g. the job id), when the form's rows
+    # come with a ``copy_tail``: the validating thread then writes the COPY text itself.
+    copy_prefix: tuple | None = None
 
     def begin(self) -> None:
         pass

@@ -39,10 +39,11 @@ from portal.errors import PortalError
 
 from . import errors as error_workbook
 from .files import FileFormat, FileRejected, inspect_upload, size_text
-from .form import FormStaging, SpreadsheetForm, ValidRow, get_form
+from .form import Batch, FormStaging, SpreadsheetForm, ValidRow, get_form
 from .models import UploadJob, UploadStatus
 from .reader import ReadLimits
 from .sandbox import read_rows_isolated
+from .staging import copy_head, copy_line
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 20_000
@@ -324,11 +325,12 @@ def _run(job: UploadJob, spec: SpreadsheetForm) -> None:
             rows_total=max(total - header.row_number, 0),
             warnings=sheet.warnings + header.warnings,
         )
-        feed = RowFeed(spec, header, ctx, progress=_Progress(job))
+        staging = spec.staging(job, ctx)
+        copy_prefix = staging.copy_prefix if connection.vendor == "postgresql" else None
+        feed = RowFeed(spec, header, ctx, progress=_Progress(job), copy_prefix=copy_prefix)
         bad = feed.bad
         with feed, transaction.atomic():
             spec.lock()
-            staging = spec.staging(job, ctx)
             staging.begin()
             for batch, clean in feed:
                 found = staging.stage(batch)
@@ -456,8 +458,20 @@ class RowFeed:
     batch_size = BATCH_ROWS
     _DONE = object()
 
-    def __init__(self, spec: SpreadsheetForm, header, ctx, *, progress: _Progress) -> None:
+    def __init__(
+        self,
+        spec: SpreadsheetForm,
+        header,
+        ctx,
+        *,
+        progress: _Progress,
+        copy_prefix: tuple | None = None,
+    ) -> None:
         self.spec = spec
+        # PostgreSQL, and a form whose rows carry their COPY text: the lines are written
+        # here, on the validating thread, not by the consumer, which needs the GIL back
+        # after each database round trip (staging.load_batch).
+        self.copy_head = None if copy_prefix is None else copy_head(copy_prefix)
         self.data_rows = header.data_rows
         self.columns = header.columns
         self.ctx = ctx
@@ -514,7 +528,9 @@ class RowFeed:
         spec, columns, ctx, bad = self.spec, self.columns, self.ctx, self.bad
         validate, key_column = spec.validate, spec.duplicate_column
         first_rows: dict = {}
-        batch: list[ValidRow] = []
+        batch = Batch()
+        lines: list[str] = []
+        head = self.copy_head
         examples: list[int] = []
         emit = self._queue.put
         pause = time.sleep
@@ -541,14 +557,22 @@ class RowFeed:
                             bad.setdefault(row.number, []).append((key_column, message))
                         continue
                 batch.append(ValidRow(row.number, result))
+                if head is not None:
+                    tail = result.copy_tail
+                    if tail:
+                        lines.append(f"{head}{row.number}\t{tail}\n")
+                    else:
+                        lines.append(copy_line(head, batch[-1]))
                 if len(batch) >= self.batch_size:
+                    batch.copy_text = "".join(lines).encode()
                     emit((batch, not bad))
-                    batch = []
+                    batch, lines = Batch(), []
                 if rows % every == 0:
                     pause(0)
                     if rows % PROGRESS_EVERY == 0:
                         self.progress(rows)
             if batch and not self._stop:
+                batch.copy_text = "".join(lines).encode()
                 emit((batch, not bad))
             if examples:
                 where = "、".join(map(str, examples))

@@ -27,11 +27,15 @@ def copy_value(value) -> str:
     return str(value)  # int, date (ISO)
 
 
-def copy_line(prefix: Sequence, row: ValidRow) -> str:
+def copy_head(prefix: Sequence) -> str:
+    """The COPY text of the values before each row's ``row_no`` (with its tab), once."""
+    return "".join(f"{copy_value(value)}\t" for value in prefix)
+
+
+def copy_line(head: str, row: ValidRow) -> str:
     result = row.result
-    head = "\t".join(map(copy_value, (*prefix, row.row_no)))
     tail = result.copy_tail or "\t".join(map(copy_value, result.values))
-    return f"{head}\t{tail}\n"
+    return f"{head}{row.row_no}\t{tail}\n"
 
 
 def load_batch(
@@ -42,7 +46,10 @@ def load_batch(
     names = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            data = "".join([copy_line(prefix, row) for row in batch]).encode()
+            data = getattr(batch, "copy_text", b"")
+            if not data:
+                head = copy_head(prefix)
+                data = "".join([copy_line(head, row) for row in batch]).encode()
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # noqa: S608
                 copy.write(data)
         else:

@@ -291,6 +291,7 @@ class RegisterStaging(FormStaging):
 
     def __init__(self, job, ctx) -> None:
         self.job_id = job.pk
+        self.copy_prefix = (job.pk,)  # validate_cells gives each row its copy_tail
         self.institution_id = job.organisation_id
         self.actor_id = job.created_by_id
         self.replace = job.mode == "replace"

@@ -69,7 +69,7 @@ def test_upload_error_report_fix_and_succeed(
     download_info.value.save_as(report)
     rows = CalamineWorkbook.from_path(str(report)).get_sheet_by_name("错误明细").to_python()
     assert rows[0][0] == "原行号" and rows[0][-2:] == ["错误列", "错误原因"]
-    assert [r[0] for r in rows[1:]] == ["4", "5"]  # Excel row numbers under the title row
+    assert [r[0] for r in rows[1:]] == [4.0, 5.0]  # Excel row numbers under the title row
     assert "用途“飞行”无效" in rows[2][-1]
     assert RegisteredNumber.objects.count() == 0  # nothing imported
 

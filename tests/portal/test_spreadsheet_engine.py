@@ -150,7 +150,7 @@ def test_the_new_form_gets_one_pass_errors_in_row_order(carrier_carol, inst_alic
     assert job.status == UploadStatus.REJECTED
     assert job.error_count == 3
     report = error_rows(job)
-    assert [r[0] for r in report[1:]] == ["4", "5", "6"]
+    assert [r[0] for r in report[1:]] == [4, 5, 6]  # 原行号 is a number
     assert report[1][-1] == "编号 A001 与第 3 行重复"
     assert report[2][-1] == "编号 Z999 已由其他单位报送"
     assert report[3][-2:] == ["编号、名称", "编号“C-3”只能是字母和数字；名称“丙”应为甲或乙"]

@@ -100,7 +100,7 @@ def test_row_errors_exit_1_with_the_error_report(org_alice, tmp_path):
     report = Path(out["error_report"])
     assert report.is_file() and report.suffix == ".xlsx"
     rows = list(openpyxl.load_workbook(report)["错误明细"].iter_rows(values_only=True))
-    assert rows[1][0] == "3"
+    assert rows[1][0] == 3  # 原行号, a number
     assert RegisteredNumber.objects.count() == 0
 
 

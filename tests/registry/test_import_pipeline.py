@@ -164,8 +164,10 @@ def staged(job: UploadJob) -> int:
 def error_rows(job: UploadJob) -> list[list[str]]:
     wb = openpyxl.load_workbook(job.error_report.path, read_only=True)
     assert wb.sheetnames == ["错误明细", "说明"]
+    # 原行号 is a number in the workbook (issue 10 §14); compared as text here, like the rest.
     return [
-        ["" if v is None else v for v in row] for row in wb["错误明细"].iter_rows(values_only=True)
+        ["" if v is None else str(v) if i == 0 else v for i, v in enumerate(row)]
+        for row in wb["错误明细"].iter_rows(values_only=True)
     ]
 
 

@@ -113,7 +113,7 @@ def errors_of(job) -> list[tuple[str, str, str]]:
     """(原行号, 错误列, 错误原因) of the error workbook."""
     wb = openpyxl.load_workbook(job.error_report.path, read_only=True)
     rows = list(wb["错误明细"].iter_rows(values_only=True))[1:]
-    return [(r[0], r[-2], r[-1]) for r in rows]
+    return [(str(r[0]), r[-2], r[-1]) for r in rows]  # 原行号 is a number in the workbook
 
 
 # -- partner_save -----------------------------------------------------------------------

@@ -593,25 +593,32 @@ def test_error_workbook_round_trip(tmp_path):
     assert wb.sheet_names == ["错误明细", "说明"]
     rows = wb.get_sheet_by_name("错误明细").to_python()
     assert rows[0] == ["原行号", "号码", "用途", "使用单位", "错误列", "错误原因"]
-    assert rows[1] == ["4", "'=cmd|' /C calc'!A0", "营销", "本机构", "号码", "号码格式不正确"]
+    assert rows[1] == [4.0, "'=cmd|' /C calc'!A0", "营销", "本机构", "号码", "号码格式不正确"]
     assert rows[1][1].startswith("'")
     assert rows[2] == [
-        "7",
+        7.0,
         "13800138000",
         "'@SUM(1)",
         "'-1+2",
         "用途、使用单位",
         "用途必须是营销、催收或营销及催收；不能为空；第二个用途错误",
     ]
-    assert rows[3] == ["9", "1\ufffd\ufffd", "'+86", "", "", "整行重复"]
+    assert rows[3] == [9.0, "1\ufffd\ufffd", "'+86", "", "", "整行重复"]
     notes = wb.get_sheet_by_name("说明").to_python()
     assert "原行号" in notes[0][0]
 
-    # every cell is text, no formula was written
+    # 原行号 is a number (issue 10 §14: sortable in Excel); every other cell is text, and no
+    # formula was written
     ws = openpyxl.load_workbook(path)["错误明细"]
     assert ws.freeze_panes == "A2"
     assert ws["A1"].font.b
-    assert all(c.data_type == "s" for row in ws.iter_rows() for c in row if c.value is not None)
+    assert [ws.cell(row=r, column=1).data_type for r in (2, 3, 4)] == ["n", "n", "n"]
+    assert all(
+        c.data_type == "s"
+        for row in ws.iter_rows()
+        for c in row
+        if c.value is not None and not (c.column == 1 and c.row > 1)
+    )
 
 
 def test_safe_cell():
@@ -672,5 +679,5 @@ def test_error_workbook_row_cap(tmp_path):
     rows = ((i, ["x"], [("号码", "错")]) for i in range(2, 12))
     assert write_error_workbook(path, headers=["号码"], rows=rows, max_rows=3) == 3
     data = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("错误明细").to_python()
-    assert [r[0] for r in data[1:4]] == ["2", "3", "4"]
+    assert [r[0] for r in data[1:4]] == [2.0, 3.0, 4.0]
     assert data[-1][:2] == ["", "……另有 7 行错误未列出（错误报告最多列出 3 行）"]

@@ -143,7 +143,7 @@ def test_a_bad_file_is_rejected_with_a_downloadable_error_workbook(
     wb = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     rows = list(wb["错误明细"].iter_rows(values_only=True))
     assert rows[0][0] == "原行号"
-    assert [r[0] for r in rows[1:]] == ["3", "4"]
+    assert [r[0] for r in rows[1:]] == [3, 4]  # 原行号 is a number (issue 10 §14)
     assert "号码" in rows[1][-2] and "用途" in rows[2][-2]
 
 
