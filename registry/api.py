@@ -4,10 +4,7 @@ registry.services and only for the institution's own 管理员/经办人 (403 ot
 
 from __future__ import annotations
 
-import os
-
 import django_filters
-from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -38,6 +35,7 @@ from .serializers import (
     PartnerWriteSerializer,
     purpose_code,
 )
+from .views import partner_document_response
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NOT_FOUND = OpenApiResponse(description="不存在，或不属于调用者可见的机构")
@@ -332,15 +330,7 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["get"])
     def document(self, request, pk=None):
-        partner = self.get_object()
-        if not partner.document:
-            raise Http404
-        try:
-            handle = partner.document.open("rb")
-        except FileNotFoundError as exc:
-            raise Http404 from exc
-        name = partner.document_name or os.path.basename(partner.document.name)
-        return FileResponse(handle, as_attachment=True, filename=name)
+        return partner_document_response(self.get_object())
 
 
 # --- imports -----------------------------------------------------------------------------

@@ -260,6 +260,8 @@ class ImportJobSerializer(UploadJobSerializer):
     error_report_route = "registry-import-error-report"
 
     class Meta(UploadJobSerializer.Meta):
+        # The engine's fields, with the register's institution and mode in place of the
+        # generic organisation, form and options (the API as it was before the engine).
         fields = [
             "id",
             "institution",
@@ -267,25 +269,20 @@ class ImportJobSerializer(UploadJobSerializer):
             "status_display",
             "mode",
             "mode_display",
-            "original_name",
-            "size",
-            "rows_total",
-            "rows_done",
-            "percent",
-            "is_finished",
-            "created",
-            "updated",
-            "unchanged",
-            "ended",
-            "counts",
-            "error_count",
-            "error_report_url",
-            "message",
-            "warnings",
-            "created_by",
-            "created_at",
-            "started_at",
-            "finished_at",
+            *(
+                name
+                for name in UploadJobSerializer.Meta.fields
+                if name
+                not in (
+                    "id",
+                    "organisation",
+                    "form",
+                    "form_label",
+                    "options",
+                    "status",
+                    "status_display",
+                )
+            ),
         ]
         read_only_fields = fields
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from portal.errors import PortalError
 from portal.models import OrgKind
 from portal.spreadsheets.template import form_template
-from portal.views import paginate, require_kind
+from portal.views import paginate, require_kind, stored_file_response
 
 from . import exports, selectors, services
 from .forms import (
@@ -337,14 +337,13 @@ def partner_document(request: HttpRequest, pk: int) -> FileResponse:
     """The entrustment document, only to those who may see the partner (never MEDIA_URL)."""
     _reader(request)
     partner = get_object_or_404(Partner.objects.visible_to(request.user), pk=pk)
-    if not partner.document:
-        raise Http404
-    try:
-        handle = partner.document.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    name = partner.document_name or os.path.basename(partner.document.name)
-    return FileResponse(handle, as_attachment=True, filename=name)
+    return partner_document_response(partner)
+
+
+def partner_document_response(partner: Partner) -> FileResponse:
+    """The page's and the API's one download of an entrustment document."""
+    name = partner.document_name or os.path.basename(partner.document.name or "")
+    return stored_file_response(partner.document, filename=name)
 
 
 # --- imports -------------------------------------------------------------------------------

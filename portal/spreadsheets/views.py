@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from portal.models import OrgKind
+from portal.views import stored_file_response
 
 from .form import registered
 from .models import UploadJob
@@ -61,15 +62,8 @@ def upload_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def error_report_response(job: UploadJob) -> FileResponse:
-    if not job.error_report:
-        raise Http404
-    try:
-        handle = job.error_report.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    return FileResponse(
-        handle,
-        as_attachment=True,
+    return stored_file_response(
+        job.error_report,
         filename=f"{Path(job.original_name).stem}-错误报告.xlsx",
         content_type=XLSX,
     )

@@ -7,24 +7,12 @@ import datetime as dt
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from portal.accounts import totp
+from tests.migrations import latest, migrate
 
 BEFORE = [("portal", "0006_api_tokens")]
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def _latest():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -32,7 +20,7 @@ def test_secrets_and_attempts_are_carried_over():
     """Secret -> confirmed TOTPDevice (key = hex of the base32 secret, last_t = last step);
     LoginAttempt history -> axes AccessLog/AccessFailureLog; failures of the last 15
     minutes since the last success -> axes AccessAttempt (the lock in force stays)."""
-    old = _migrate(BEFORE)
+    old = migrate(BEFORE)
     User = old.get_model("portal", "User")
     LoginAttempt = old.get_model("portal", "LoginAttempt")
     secret = totp.new_secret()
@@ -54,7 +42,7 @@ def test_secrets_and_attempts_are_carried_over():
         row = LoginAttempt.objects.create(username=username, ip="192.0.2.1", succeeded=succeeded)
         LoginAttempt.objects.filter(pk=row.pk).update(at=at)
 
-    new = _migrate(_latest())
+    new = migrate(latest())
     TOTPDevice = new.get_model("otp_totp", "TOTPDevice")
     device = TOTPDevice.objects.get(user_id=rita.pk)
     assert device.confirmed
@@ -81,8 +69,8 @@ def test_secrets_and_attempts_are_carried_over():
     assert "portal_loginattempt" not in connection.introspection.table_names()
 
     # and back: the device returns to the user's columns
-    old = _migrate([("portal", "0006_api_tokens")])
+    old = migrate([("portal", "0006_api_tokens")])
     User = old.get_model("portal", "User")
     back = User.objects.get(pk=rita.pk)
     assert (back.totp_secret, back.totp_enabled, back.totp_last_step) == (secret, True, 123)
-    _migrate(_latest())
+    migrate(latest())

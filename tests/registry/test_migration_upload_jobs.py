@@ -7,28 +7,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrations import latest, migrate
 
 BEFORE = [("registry", "0006_import_attempt_cap"), ("portal", "0009_uploadjob")]
 AFTER = [("registry", "0007_import_jobs_to_upload_jobs")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def _latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_import_jobs_are_carried_over_under_their_ids(inst_alice):
-    old = _migrate(BEFORE)
+    old = migrate(BEFORE)
     ImportJob = old.get_model("registry", "ImportJob")
     Number = old.get_model("registry", "RegisteredNumber")
     finished = timezone.now() - dt.timedelta(days=3)
@@ -61,7 +50,7 @@ def test_import_jobs_are_carried_over_under_their_ids(inst_alice):
         fingerprint="x",
         source_job_id=job.pk,
     )
-    new = _migrate(AFTER)
+    new = migrate(AFTER)
     UploadJob = new.get_model("portal", "UploadJob")
     carried = UploadJob.objects.get(pk=41)
     assert (carried.form, carried.options, carried.organisation_id) == (
@@ -88,6 +77,6 @@ def test_import_jobs_are_carried_over_under_their_ids(inst_alice):
     )
     assert later.pk > 41
     later.delete()
-    back = _migrate(BEFORE)
+    back = migrate(BEFORE)
     assert back.get_model("registry", "ImportJob").objects.get(pk=41).mode == "replace"
-    _migrate(_latest())
+    migrate(latest())
