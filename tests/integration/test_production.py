@@ -206,7 +206,7 @@ def test_worker_killed_mid_import_and_the_job_finishes_exactly_once(inst_alice, 
 
     _wait(running_with_progress, timeout=60, what="the import to make progress", logs=logs)
     victim = _wait(
-        lambda: workers.holding("registry.tasks.run_import_job"),
+        lambda: workers.holding("portal.tasks.run_upload_job"),
         timeout=10,
         what="a worker holding the import",
         logs=logs,
