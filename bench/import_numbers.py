@@ -292,11 +292,15 @@ def fresh_database(url: str, root: Path) -> dict:
     }
     python = [sys.executable, "manage.py"]
     subprocess.run([*python, "migrate", "-v0", "--skip-checks"], env=env, check=True, cwd=root)
-    setup = "from portal.accounts.services import organisation_create as c, user_create as u\n" + (
+    # The code before the engine has no audit.SYSTEM: its services took actor=None.
+    setup = (
+        "from portal.accounts.services import organisation_create as c, user_create as u\n"
+        "try:\n    from portal.audit import SYSTEM\nexcept ImportError:\n    SYSTEM = None\n"
+    ) + (
         "".join(
-            f"o = c(actor=None, kind='institution', name='bench-{k}', credit_code='{v}', "
+            f"o = c(actor=SYSTEM, kind='institution', name='bench-{k}', credit_code='{v}', "
             "licence_category='bank')[0]\n"
-            f"u(actor=None, organisation=o, username='bench-{k}', role='operator')\n"
+            f"u(actor=SYSTEM, organisation=o, username='bench-{k}', role='operator')\n"
             for k, v in INSTITUTIONS.items()
         )
     )

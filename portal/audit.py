@@ -42,6 +42,35 @@ from django.utils import timezone
 
 GENESIS = "0" * 64
 SYSTEM_ACTOR = "系统"
+
+
+class SystemActor:
+    """The portal itself as the actor of a write: the bootstrap commands, scheduled tasks,
+    the demo data. Services take it explicitly (``actor=SYSTEM``), so a forgotten or empty
+    actor is an error, never root (issue 10 §2). Audited as 系统."""
+
+    pk = None
+    organisation_id = None
+    is_authenticated = False
+    is_superuser = False
+
+    def get_username(self) -> str:
+        return SYSTEM_ACTOR
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM = SystemActor()
+
+
+def is_system(actor) -> bool:
+    """Whether a service acts as the portal itself; ``None`` is refused, not taken for it."""
+    if actor is None:
+        raise TypeError("actor 不能为 None：以系统身份执行时请传 portal.audit.SYSTEM")
+    return actor is SYSTEM
+
+
 # Serialises writers of the chain on PostgreSQL (SQLite already has one writer at a time).
 _CHAIN_LOCK_KEY = 727_001
 LEGACY_SCHEME = "sha256"  # unkeyed, written before issue 16; verified as before
@@ -141,7 +170,7 @@ def compute_hash(event) -> str:
 def record(
     action: str,
     *,
-    actor=None,
+    actor=SYSTEM,
     organisation=None,
     obj: Any = None,
     summary: dict | None = None,

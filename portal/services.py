@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def _require_calendar_editor(actor) -> None:
-    if actor is not None and not (actor.is_regulator and actor.role in (Role.ADMIN, Role.OPERATOR)):
+    if not audit.is_system(actor) and not (
+        actor.is_regulator and actor.role in (Role.ADMIN, Role.OPERATOR)
+    ):
         raise NotPermitted("只有通信管理局的管理员或经办人可以修改工作日历")
 
 

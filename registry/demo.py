@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from portal.audit import SYSTEM
+
 from .models import Partner, RegisteredNumber, Status
 from .services import number_register, partner_save
 
@@ -73,7 +75,7 @@ def load(orgs: dict) -> None:
         for name, credit, kind, start, end, document in partners:
             if not Partner.objects.filter(institution=institution, credit_code=credit).exists():
                 partner_save(
-                    actor=None,
+                    actor=SYSTEM,
                     institution=institution,
                     name=name,
                     credit_code=credit,
@@ -91,7 +93,7 @@ def load(orgs: dict) -> None:
             ).exists():
                 continue
             number_register(
-                actor=None,
+                actor=SYSTEM,
                 institution=institution,
                 fields={
                     "号码": number,

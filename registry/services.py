@@ -62,7 +62,7 @@ def write_denial(user, institution_id: int | None = None) -> NotPermitted | None
 
 
 def _require_writer(actor, institution: Organisation) -> None:
-    if actor is None:
+    if audit.is_system(actor):
         return
     denial = write_denial(actor, institution.pk)
     if denial is not None:
@@ -121,7 +121,9 @@ def partner_save(
         if partner is not None and partner.institution_id != institution.pk:
             raise NotPermitted("不能修改其他机构的合作单位")
         created = existing is None
-        target = existing or Partner(institution=institution, created_by=actor if actor else None)
+        target = existing or Partner(
+            institution=institution, created_by=None if audit.is_system(actor) else actor
+        )
         before = {} if created else _partner_summary(target)
         if (
             partner is not None
@@ -210,7 +212,7 @@ def partners_end_expired(*, today: dt.date | None = None) -> int:
     expired = Partner.objects.filter(valid_to__lt=today, numbers__status=Status.ACTIVE).distinct()
     for partner in expired:
         with transaction.atomic():
-            total += _end_partner_numbers(partner, actor=None)
+            total += _end_partner_numbers(partner, actor=audit.SYSTEM)
     return total
 
 

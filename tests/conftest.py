@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 
 from portal.accounts import services as accounts
+from portal.audit import SYSTEM
 from portal.models import Organisation, User
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop in tests
@@ -48,7 +49,7 @@ def _ensure_calendar() -> None:
 
     for year in (2025, 2026):
         if not CalendarYear.objects.filter(year=year).exists():
-            calendar_load_year(actor=None, year=year)
+            calendar_load_year(actor=SYSTEM, year=year)
 
 
 @pytest.fixture(scope="session")
@@ -99,14 +100,14 @@ def _audit_triggers(request):
 
 def _org(kind: str, name: str, code: str, licence: str = "") -> Organisation:
     org, _ = accounts.organisation_create(
-        actor=None, kind=kind, name=name, credit_code=code, licence_category=licence
+        actor=SYSTEM, kind=kind, name=name, credit_code=code, licence_category=licence
     )
     return org
 
 
 def _user(org: Organisation, username: str, role: str = "admin", **extra) -> User:
     user, _, _ = accounts.user_create(
-        actor=None,
+        actor=SYSTEM,
         organisation=org,
         username=username,
         role=role,
@@ -171,7 +172,7 @@ def with_totp(user: User, secret: str | None = None) -> User:
     from portal.accounts import totp
 
     secret = secret or totp.new_secret()
-    accounts.totp_provision(actor=None, user=user, secret=secret)
+    accounts.totp_provision(actor=SYSTEM, user=user, secret=secret)
     user.totp_secret = secret
     return user
 

@@ -31,8 +31,8 @@ from . import tokens, totp
 
 
 def _require_regulator(actor) -> None:
-    """``actor=None`` is the system (CLI bootstrap); otherwise a regulator's admin."""
-    if actor is None:
+    """The system (``audit.SYSTEM``: the CLI bootstrap), or a regulator's admin."""
+    if audit.is_system(actor):
         return
     if not (actor.is_regulator and actor.role == Role.ADMIN):
         raise NotPermitted("只有通信管理局的管理员可以管理单位")
@@ -162,7 +162,7 @@ def one_time_password() -> str:
 
 
 def _can_manage_users(actor, organisation: Organisation | None) -> bool:
-    if actor is None:
+    if audit.is_system(actor):
         return True
     if organisation is None:
         return False  # outside every organisation: manage.py and the admin only
@@ -174,7 +174,7 @@ def _can_manage_users(actor, organisation: Organisation | None) -> bool:
 def _can_manage_user(actor, user: User) -> bool:
     """No portal role manages an account outside every organisation, nor a superuser or
     staff account (issue 16 item 3: a regulator could reset root's password)."""
-    if actor is None:
+    if audit.is_system(actor):
         return True
     if user.organisation_id is None or user.is_superuser or user.is_staff:
         return False
@@ -212,7 +212,7 @@ def user_create(
     ``demo``: the demo data's accounts (load_demo, the system only) keep their published
     password instead of having to change it at first login; the audit event says so.
     """
-    if demo and actor is not None:
+    if demo and not audit.is_system(actor):
         raise NotPermitted("只有演示数据可以创建无需修改初始密码的账号")
     if not _can_manage_users(actor, organisation):
         raise NotPermitted("只有本单位管理员或通信管理局管理员可以添加用户")
@@ -282,7 +282,7 @@ def user_update(
     if not _can_manage_user(actor, user):
         raise NotPermitted("只有本单位管理员可以修改用户")
     if (
-        actor is not None
+        not audit.is_system(actor)
         and actor.pk == user.pk
         and (is_active is False or (role and role != user.role))
     ):
@@ -408,7 +408,7 @@ def totp_replace(*, user: User, current_code: str, secret: str, code: str) -> TO
 
 
 def totp_provision(*, actor, user: User, secret: str) -> TOTPDevice:
-    """Give an account a device with a known secret (the demo data; ``actor=None`` is the
+    """Give an account a device with a known secret (the demo data; ``audit.SYSTEM`` is the
     system). Replaces any device it had."""
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()

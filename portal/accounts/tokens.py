@@ -63,7 +63,7 @@ def _has_second_factor(user) -> bool:
 
 def _require_admin_of(actor, user: User) -> None:
     if not (
-        actor is not None
+        not audit.is_system(actor)
         and actor.is_authenticated
         and actor.role == Role.ADMIN
         and actor.organisation_id is not None

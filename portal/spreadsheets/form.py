@@ -177,7 +177,11 @@ class SpreadsheetForm:
 
         if organisation.kind not in self.uploader_kinds:
             raise PortalError(f"本单位不报送{self.label}", code="form_not_for_organisation")
-        if actor is not None and (actor.organisation_id != organisation.pk or not actor.can_write):
+        from portal.audit import is_system
+
+        if not is_system(actor) and (
+            actor.organisation_id != organisation.pk or not actor.can_write
+        ):
             raise NotPermitted(f"只有本单位的管理员或经办人可以上传{self.label}")
 
     def clean_options(self, options: dict) -> dict:

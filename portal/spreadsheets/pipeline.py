@@ -145,7 +145,7 @@ def upload_job_create(
             return previous, False
         job = UploadJob(
             organisation=organisation,
-            created_by=actor,
+            created_by=None if audit.is_system(actor) else actor,
             form=spec.code,
             options=options,
             original_name=name,

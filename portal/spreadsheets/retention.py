@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal import audit
+from portal.audit import SYSTEM
 
 from .models import FINISHED, UploadJob
 
@@ -101,7 +102,7 @@ def imports_purge_expired(*, today: dt.date | None = None, dry_run: bool = False
         )
         audit.record(
             "retention.purge",
-            actor=None,
+            actor=SYSTEM,
             object_type=UploadJob._meta.label,
             object_repr="超过保存期限的导入文件",
             summary={

@@ -24,6 +24,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from portal.accounts import services as account_services
 from portal.accounts import totp
 from portal.accounts.views import NEW_SECRET_KEY
+from portal.audit import SYSTEM
 from portal.errors import NotPermitted, PortalError
 from portal.models import AuditEvent, PasswordHistory, User
 from portal.workdays import SHANGHAI
@@ -447,7 +448,7 @@ def test_usernames_are_letters_digits_and_dot_underscore_dash(org_alice, usernam
     """Issue 16 item 8: usernames: letters, digits and ``._-`` only (code username_invalid)."""
     with pytest.raises(PortalError) as exc:
         account_services.user_create(
-            actor=None, organisation=org_alice, username=username, role="viewer"
+            actor=SYSTEM, organisation=org_alice, username=username, role="viewer"
         )
     assert exc.value.code == "username_invalid"
     assert exc.value.message == "用户名只能包含英文字母、数字和 . _ - 符号"
@@ -456,7 +457,7 @@ def test_usernames_are_letters_digits_and_dot_underscore_dash(org_alice, usernam
 
 def test_a_valid_username_with_dot_underscore_dash(org_alice):
     user, _, created = account_services.user_create(
-        actor=None, organisation=org_alice, username="li.ming_2-a", role="viewer"
+        actor=SYSTEM, organisation=org_alice, username="li.ming_2-a", role="viewer"
     )
     assert created and user.username == "li.ming_2-a"
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from portal.accounts import services as account_services
 from portal.accounts import totp
+from portal.audit import SYSTEM
 from portal.models import AuditEvent, User
 from portal.workdays import SHANGHAI
 from tests.conftest import PASSWORD
@@ -307,7 +308,7 @@ def test_totp_codes_match_rfc_6238():
 @pytest.fixture
 def new_dave(org_alice):
     user, _, _ = account_services.user_create(
-        actor=None, organisation=org_alice, username="dave", role="operator", password=PASSWORD
+        actor=SYSTEM, organisation=org_alice, username="dave", role="operator", password=PASSWORD
     )
     assert user.must_change_password
     return user

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from portal.accounts import services as accounts
+from portal.audit import SYSTEM
 from portal.models import Organisation, ReminderSent
 from portal.tasks import send_deadline_reminders
 from portal.workdays import SHANGHAI
@@ -29,17 +30,17 @@ def carriers(carrier_carol):
     """carol's company (a user with e-mail), a second carrier reachable only through its
     contact address, a carrier with nobody to write to, and a closed carrier."""
     second, _ = accounts.organisation_create(
-        actor=None,
+        actor=SYSTEM,
         kind="carrier",
         name="某联通公司",
         credit_code="91330000MA2CAR0L1C",
         contact_email="report@unicom.example.invalid",
     )
     silent, _ = accounts.organisation_create(
-        actor=None, kind="carrier", name="某电信公司", credit_code="91330000MA2CAR0L2F"
+        actor=SYSTEM, kind="carrier", name="某电信公司", credit_code="91330000MA2CAR0L2F"
     )
     closed, _ = accounts.organisation_create(
-        actor=None,
+        actor=SYSTEM,
         kind="carrier",
         name="已注销运营商",
         credit_code="91330000MA2CAR0L3J",

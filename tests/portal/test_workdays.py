@@ -16,6 +16,7 @@ import datetime as dt
 import pytest
 
 from portal import audit, workdays
+from portal.audit import SYSTEM
 from portal.errors import NotPermitted, PortalError
 from portal.models import AuditEvent, CalendarYear, WorkDay
 from portal.services import calendar_load_year, workday_set
@@ -371,7 +372,7 @@ def test_editing_a_day_of_an_unloaded_year_is_refused(regulator_rita):
 def test_loading_the_same_year_again_changes_nothing():
     """Loading is idempotent: same schedule -> changed=False and no audit event."""
     before = AuditEvent.objects.count()
-    working, changed = calendar_load_year(actor=None, year=2026)
+    working, changed = calendar_load_year(actor=SYSTEM, year=2026)
     assert (working, changed) == (248, False)
     assert AuditEvent.objects.count() == before
 
@@ -399,7 +400,7 @@ def test_reloading_restores_an_edited_year_and_is_audited(regulator_rita):
 def test_loading_a_year_chinese_calendar_does_not_know():
     """chinese-calendar only knows years the State Council has published."""
     with pytest.raises(CalendarYearMissing) as exc:
-        calendar_load_year(actor=None, year=2027)
+        calendar_load_year(actor=SYSTEM, year=2027)
     assert exc.value.year == 2027
     assert not CalendarYear.objects.filter(year=2027).exists()
 
@@ -407,7 +408,7 @@ def test_loading_a_year_chinese_calendar_does_not_know():
 def test_days_of_another_year_are_refused():
     days = workdays.schedule_days(2027, {})
     with pytest.raises(PortalError) as exc:
-        calendar_load_year(actor=None, year=2028, days=days)
+        calendar_load_year(actor=SYSTEM, year=2028, days=days)
     assert exc.value.code == "calendar_year"
     assert exc.value.message == "日历数据与年份 2028 不符"
 
@@ -417,7 +418,7 @@ def test_a_published_schedule_loads_and_then_deadlines_work():
     deadlines in that year work. Hypothetical 2027: Jan 1 off. Start Fri 2027-01-08 ->
     7, 6, 5, 4, then Jan 3..1 off, Dec 31 2026 -> due 2026-12-31."""
     days = workdays.schedule_days(2027, {D(2027, 1, 1): (False, "元旦")})
-    working, changed = calendar_load_year(actor=None, year=2027, days=days, source="通知")
+    working, changed = calendar_load_year(actor=SYSTEM, year=2027, days=days, source="通知")
     assert changed
     assert working == 260
     assert sms_due(D(2027, 1, 8)) == D(2026, 12, 31)

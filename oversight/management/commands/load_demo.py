@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.accounts import services as accounts
+from portal.audit import SYSTEM
 from registry import demo as registry_demo
 
 DEMO_PASSWORD = "Demo-Portal-2026!"  # noqa: S105 - printed by make run, demo only
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             for kind, name, code, licence in ORGANISATIONS:
                 orgs[code], _ = accounts.organisation_create(
-                    actor=None,
+                    actor=SYSTEM,
                     kind=kind,
                     name=name,
                     credit_code=code,
@@ -57,7 +58,7 @@ class Command(BaseCommand):
                 )
             for username, code, role, _ in USERS:
                 user, _, _ = accounts.user_create(
-                    actor=None,
+                    actor=SYSTEM,
                     organisation=orgs[code],
                     username=username,
                     role=role,
@@ -67,7 +68,7 @@ class Command(BaseCommand):
                     demo=True,
                 )
                 if username == "rita" and not user.totp_enabled:
-                    accounts.totp_provision(actor=None, user=user, secret=DEMO_TOTP_SECRET)
+                    accounts.totp_provision(actor=SYSTEM, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 from portal.accounts.services import organisation_create
+from portal.audit import SYSTEM
 from portal.cli import JsonLineCommand, enum_argument
 from portal.creditcode import CreditCodeError
 from portal.errors import PortalError, choices_text, joined
@@ -41,7 +42,7 @@ class Command(JsonLineCommand):
     def handle(self, *args, **options):
         try:
             org, created = organisation_create(
-                actor=None,
+                actor=SYSTEM,
                 kind=options["kind"],
                 name=options["name"],
                 credit_code=options["credit_code"],

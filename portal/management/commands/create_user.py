@@ -16,6 +16,7 @@ import sys
 from django.core.exceptions import ValidationError
 
 from portal.accounts.services import user_create
+from portal.audit import SYSTEM
 from portal.cli import JsonLineCommand, enum_argument
 from portal.creditcode import CreditCodeError
 from portal.errors import PortalError, choices_text, joined
@@ -54,7 +55,7 @@ class Command(JsonLineCommand):
                 if not password:
                     raise PortalError("未从标准输入读到密码")
             user, one_time, created = user_create(
-                actor=None,
+                actor=SYSTEM,
                 organisation=organisation,
                 username=options["username"],
                 role=options["role"],

@@ -15,6 +15,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from portal import workdays
+from portal.audit import SYSTEM
 from portal.calendar_csv import CalendarFileError, parse_calendar_csv
 from portal.errors import PortalError
 from portal.services import calendar_load_year
@@ -50,7 +51,7 @@ class Command(BaseCommand):
                     working, changed = sum(per_month.values()), False
                 else:
                     working, changed = calendar_load_year(
-                        actor=None, year=year, days=days, source=source
+                        actor=SYSTEM, year=year, days=days, source=source
                     )
                 results.append(
                     {

@@ -16,6 +16,7 @@ import re
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 
+from portal.audit import SYSTEM
 from portal.cli import JsonLineCommand, enum_argument
 from portal.creditcode import CreditCodeError
 from portal.errors import PortalError, choices_text, joined
@@ -67,7 +68,7 @@ class Command(JsonLineCommand):
         try:
             institution = _institution(options["institution"])
             partner, created = services.partner_save(
-                actor=None,
+                actor=SYSTEM,
                 institution=institution,
                 name=options["name"],
                 credit_code=options["credit_code"],

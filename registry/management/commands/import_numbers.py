@@ -13,6 +13,7 @@ from pathlib import Path
 from django.core.files import File
 from django.core.management.base import BaseCommand
 
+from portal.audit import SYSTEM
 from portal.creditcode import CreditCodeError, validate_credit_code
 from portal.errors import PortalError
 from portal.models import Organisation, OrgKind
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         try:
             with open(path, "rb") as fh:
                 job, created = services.import_job_create(
-                    actor=None,
+                    actor=SYSTEM,
                     institution=institution,
                     upload=File(fh, name=path.name),
                     original_name=path.name,
