@@ -6,8 +6,10 @@ Every test database gets the 2025–2026 working-day calendar from chinese-calen
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import os
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -152,6 +154,14 @@ def inst_alice(org_alice):
 @pytest.fixture
 def inst_bob(org_bob):
     return _user(org_bob, "bob")
+
+
+@pytest.fixture
+def fixed_day(settings, tmp_path, time_machine):
+    """Uploads, documents and reports in a throwaway folder; "today" is Tuesday 2026-03-10,
+    10:00 in Asia/Shanghai (a working day well inside the loaded calendar)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
 
 
 @pytest.fixture

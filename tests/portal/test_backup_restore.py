@@ -14,7 +14,6 @@ only, and the restore replaces the very database the tests run on.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import re
@@ -34,13 +33,7 @@ from tests.registry.conftest import register, save_partner
 from tests.uploads import import_file, register_csv
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _env(settings, tmp_path, time_machine):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI))
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fixed_day")]
 
 
 def cli(name: str, *args) -> tuple[int, dict, str]:

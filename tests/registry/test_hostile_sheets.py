@@ -30,14 +30,10 @@ from registry import services
 from registry.models import ImportStatus, RegisteredNumber
 from tests import hostile_files as hostile
 
+pytestmark = pytest.mark.usefixtures("fixed_day")
+
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture(autouse=True)
-def _env(settings, tmp_path, time_machine):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI), tick=True)
 
 
 def upload(actor, path: Path):

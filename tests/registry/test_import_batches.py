@@ -12,9 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from portal.spreadsheets.pipeline import RowFeed
 from registry.importers import merge as merging
 from registry.models import ImportStatus, RegisteredNumber, Status
-
-from .test_import_pipeline import (  # noqa: F401 - _env: the fixed day and media folder
-    _env,
+from tests.uploads import (
     active,
     error_rows,
     line,
@@ -24,6 +22,8 @@ from .test_import_pipeline import (  # noqa: F401 - _env: the fixed day and medi
     staged,
     write_xlsx,
 )
+
+pytestmark = pytest.mark.usefixtures("fixed_day")
 
 
 @pytest.fixture(autouse=True)

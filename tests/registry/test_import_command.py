@@ -22,15 +22,11 @@ from portal.models import UploadJob
 from registry.models import RegisteredNumber, Status
 from tests.conftest import CODES
 
+pytestmark = pytest.mark.usefixtures("fixed_day")
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HEADER = ["号码", "用途", "使用单位", "电信运营商", "合作起始日期", "备注"]
 KEYS = {"status", "rows", "created", "updated", "ended", "errors", "error_report", "message"}
-
-
-@pytest.fixture(autouse=True)
-def _env(settings, tmp_path, time_machine):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI))
 
 
 def xlsx(path: Path, numbers, **overrides) -> Path:

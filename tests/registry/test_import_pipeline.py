@@ -13,7 +13,6 @@ Every file is built in tmp_path (openpyxl, xlwt, csv) and uploaded as
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import zipfile
@@ -33,149 +32,33 @@ from registry import services
 from registry.importers import merge as merging
 from registry.models import (
     ImportStatus,
-    NumberStaging,
     RegisteredNumber,
     Status,
     UserType,
 )
 from tests.conftest import _user
-from tests.uploads import register_csv, upload_file
+from tests.uploads import (
+    FULL,
+    active,
+    error_rows,
+    line,
+    register_csv,
+    run,
+    seed,
+    snapshot,
+    staged,
+    upload,
+    upload_file,
+    write_csv,
+    write_xlsx,
+)
+
+pytestmark = pytest.mark.usefixtures("fixed_day")
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = dt.date(2026, 3, 10)
 BRANCH_CODE = "91330100MA2BRAN01Y"
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-FULL = [
-    "号码",
-    "号码类型",
-    "所属主端口",
-    "用途",
-    "使用单位",
-    "使用单位统一社会信用代码",
-    "电信运营商",
-    "委托书编号",
-    "合作起始日期",
-    "合作截止日期",
-    "备注",
-]
-
-
-@pytest.fixture(autouse=True)
-def _env(settings, tmp_path, time_machine):
-    """Uploads in a throwaway folder; "today" is a fixed day in Asia/Shanghai."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI))
-
-
-# -- builders ---------------------------------------------------------------------------
-
-
-def line(number, **fields) -> dict:
-    """One valid row of the 号码登记表 (canonical column names), overridable."""
-    return {
-        "号码": number,
-        "用途": "营销",
-        "使用单位": "本机构",
-        "电信运营商": "中国移动",
-        "合作起始日期": "2026-01-01",
-        **fields,
-    }
-
-
-def write_xlsx(path: Path, rows, header=FULL, *, titles=(), setup=None) -> Path:
-    """rows: dicts keyed by header text, or lists in header order."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "号码登记表"
-    for title in titles:
-        ws.append(list(title))
-    ws.append(list(header))
-    for row in rows:
-        ws.append([row.get(h) for h in header] if isinstance(row, dict) else list(row))
-    if setup:
-        setup(ws)
-    wb.save(path)
-    return path
-
-
-def write_csv(path: Path, rows, header=FULL, *, encoding="utf-8") -> Path:
-    with open(path, "w", encoding=encoding, newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([row.get(h, "") for h in header] if isinstance(row, dict) else row)
-    return path
-
-
-def upload(actor, path: Path, *, mode="merge", institution=None, name=None):
-    name = name or path.name
-    with open(path, "rb") as fh:
-        return services.import_job_create(
-            actor=actor,
-            institution=institution or actor.organisation,
-            upload=File(fh, name=name),
-            original_name=name,
-            mode=mode,
-            enqueue=False,
-        )
-
-
-def run(actor, path: Path, **kwargs) -> UploadJob:
-    job, created = upload(actor, path, **kwargs)
-    assert created
-    if job.status == ImportStatus.QUEUED:
-        job = services.import_job_run(job_id=job.pk)
-    job.refresh_from_db()
-    return job
-
-
-def snapshot(institution=None) -> list[tuple]:
-    """Every registry row, history included, in a comparable form."""
-    rows = RegisteredNumber.objects.order_by("pk")
-    if institution is not None:
-        rows = rows.filter(institution=institution)
-    return list(
-        rows.values_list(
-            "pk",
-            "institution_id",
-            "number",
-            "status",
-            "valid_from",
-            "valid_to",
-            "end_reason",
-            "fingerprint",
-            "carrier",
-        )
-    )
-
-
-def active(institution) -> dict[str, RegisteredNumber]:
-    rows = RegisteredNumber.objects.filter(institution=institution, status=Status.ACTIVE)
-    return {n.number: n for n in rows}
-
-
-def staged(job: UploadJob) -> int:
-    # Per job: on PostgreSQL the staging rows are COPYed on a connection of their own and
-    # committed there, so other tests' leftovers survive the test transaction's rollback.
-    return NumberStaging.objects.filter(job_id=job.pk).count()
-
-
-def error_rows(job: UploadJob) -> list[list[str]]:
-    wb = openpyxl.load_workbook(job.error_report.path, read_only=True)
-    assert wb.sheetnames == ["错误明细", "说明"]
-    # 原行号 is a number in the workbook (issue 10 §14); compared as text here, like the rest.
-    return [
-        ["" if v is None else str(v) if i == 0 else v for i, v in enumerate(row)]
-        for row in wb["错误明细"].iter_rows(values_only=True)
-    ]
-
-
-def seed(user, tmp_path, numbers, name="seed.xlsx", **fields) -> UploadJob:
-    job = run(user, write_xlsx(tmp_path / name, [line(n, **fields) for n in numbers]))
-    assert job.status == ImportStatus.DONE, job.message
-    return job
-
 
 # -- one row per number; history; merge and replace -------------------------------------
 

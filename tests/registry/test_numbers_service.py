@@ -24,14 +24,10 @@ from registry.models import RegisteredNumber, Status
 from tests.conftest import _user
 from tests.registry.conftest import PARTNER_CODE, save_partner
 
+pytestmark = pytest.mark.usefixtures("fixed_day")
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = dt.date(2026, 3, 10)
-
-
-@pytest.fixture(autouse=True)
-def _env(settings, tmp_path, time_machine):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI))
 
 
 def fields(number="13800138000", **extra) -> dict:

@@ -32,6 +32,8 @@ from registry.models import (
 )
 from tests.conftest import CODES, _user
 
+pytestmark = pytest.mark.usefixtures("fixed_day")
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PARTNER_CODE = "91330100MA2PART01W"
 OTHER_CODE = "91330100MA2PART020"
@@ -46,12 +48,6 @@ HEADER = [
     "合作起始日期",
     "合作截止日期",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _env(settings, tmp_path, time_machine):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI))
 
 
 def save(actor, *, institution=None, **fields) -> tuple[Partner, bool]:

@@ -24,16 +24,12 @@ from registry.importers import register
 from registry.models import ImportStatus, RegisteredNumber, Status
 from tests.uploads import import_file
 
+pytestmark = pytest.mark.usefixtures("fixed_day")
+
 EXAMPLE = register.FORM.example
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PARTNER_CODE = "91330100MA2PART01W"
 BRANCH_CODE = "91330100MA2BRAN01Y"
-
-
-@pytest.fixture(autouse=True)
-def _env(settings, tmp_path, time_machine):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    time_machine.move_to(dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI))
 
 
 # -- the template -----------------------------------------------------------------------
