@@ -12,6 +12,7 @@ import os
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from portal.accounts import services as accounts
@@ -154,6 +155,15 @@ def inst_alice(org_alice):
 @pytest.fixture
 def inst_bob(org_bob):
     return _user(org_bob, "bob")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """The API throttles and the login rate count in the process-wide cache: every test
+    starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

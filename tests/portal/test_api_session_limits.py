@@ -10,7 +10,6 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client
 
 from portal.workdays import SHANGHAI
@@ -28,13 +27,6 @@ NEW_NUMBER = {
     "carrier": "中国电信",
     "valid_from": "2026-02-01",
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import types
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -37,13 +36,6 @@ ME = "/api/me/"
 TOKENS = "/tokens/"
 T0 = dt.datetime(2026, 3, 16, 9, 0, tzinfo=SHANGHAI)
 NEW_PASSWORD = "Kestrel-Orbit-Lantern-73"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import io
 
 import openpyxl
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from portal.accounts.tokens import api_token_issue
@@ -52,14 +51,6 @@ NEW_PARTNER = {
     "valid_from": "2026-01-01",
     "valid_to": "2027-12-31",
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """The throttles count in the process-wide cache; start every test from zero."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def numbers_in(response) -> set[str]:
