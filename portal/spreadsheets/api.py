@@ -15,6 +15,7 @@ from portal.api import OrganisationBriefSerializer
 from portal.filters import IdFilter
 
 from .models import UploadJob, UploadStatus
+from .pipeline import live_rows_done
 from .views import XLSX, error_report_response
 
 
@@ -96,6 +97,10 @@ class UploadJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if self.form_code:
             jobs = jobs.of_form(self.form_code)
         return jobs.select_related("organisation", "created_by").order_by("-created_at", "-id")
+
+    def get_object(self):
+        # A running job's live count (the progress file on SQLite), as the page shows it.
+        return live_rows_done(super().get_object())
 
     @extend_schema(
         summary="下载错误报告（xlsx）",

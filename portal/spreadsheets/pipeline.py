@@ -19,6 +19,7 @@ holding the newest number may merge (checked under the form's lock, ``_claim``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -420,10 +421,16 @@ def _known_cells(cells: list[str], known: list[int]) -> list[str]:
 # --- validating on a thread of its own --------------------------------------------------
 
 
+def _progress_file(job_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "progress" / f"{job_id}.txt"
+
+
 class _Progress:
     """Rows done, for the job page. PostgreSQL: written at once on a connection of the
     validating thread (autocommit, outside the merge transaction). SQLite allows one writer,
-    whose transaction this is: the count is written with the result."""
+    whose transaction this is: the count goes to a small file beside the uploads instead
+    (the embedded default runs on one machine), read by :func:`live_rows_done`, and the
+    database gets it with the result."""
 
     def __init__(self, job: UploadJob) -> None:
         self.job_id = job.pk
@@ -434,10 +441,27 @@ class _Progress:
             UploadJob.objects.filter(pk=self.job_id).update(
                 rows_done=rows, heartbeat_at=timezone.now()
             )
+            return
+        path = _progress_file(self.job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(str(rows))
+        partial.replace(path)  # atomic: a reader sees the old count or the new one
 
     def close(self) -> None:
         if self.live:
             connections["default"].close()  # this thread's own connection
+        else:
+            _progress_file(self.job_id).unlink(missing_ok=True)
+
+
+def live_rows_done(job: UploadJob) -> UploadJob:
+    """The job as its page shows it: on SQLite a running job's rows done come from the
+    progress file (the merge transaction holds the database's one write lock)."""
+    if job.status == UploadStatus.RUNNING and connection.vendor != "postgresql":
+        with contextlib.suppress(OSError, ValueError):  # no count yet, or one half-written
+            job.rows_done = max(job.rows_done, int(_progress_file(job.pk).read_text()))
+    return job
 
 
 class RowFeed:

@@ -17,13 +17,14 @@ from portal.views import stored_file_response
 
 from .form import registered
 from .models import UploadJob
+from .pipeline import live_rows_done
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _job(request: HttpRequest, pk: int) -> UploadJob:
     jobs = UploadJob.objects.visible_to(request.user).select_related("organisation", "created_by")
-    return get_object_or_404(jobs, pk=pk)
+    return live_rows_done(get_object_or_404(jobs, pk=pk))
 
 
 def _page(request: HttpRequest, job: UploadJob) -> dict:

@@ -245,3 +245,36 @@ def test_institution_b_gets_404_on_as_register_job(
         client = client_for(user)
         for url in urls:
             assert client.get(url).status_code == expected, (user, url)
+
+
+def test_a_running_jobs_progress_shows_on_sqlite_too(client_for, carrier_carol, settings, tmp_path):
+    """Architecture (embedded default): long jobs show progress in the page. SQLite has one
+    writer, held by the merge transaction: the count goes through a file beside the uploads,
+    and the page and the API read it while the job runs."""
+    from django.db import connection
+
+    from portal.models import UploadJob
+    from portal.spreadsheets import pipeline
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    job = UploadJob.objects.create(
+        organisation=carrier_carol.organisation,
+        created_by=carrier_carol,
+        form="tests.tiny",
+        original_name="a.xlsx",
+        size=1,
+        sha256="ab" * 32,
+        status="running",
+        rows_total=2000,
+    )
+    progress = pipeline._Progress(job)
+    progress(500)
+    client = client_for(carrier_carol)
+    page = client.get(f"/uploads/{job.pk}/progress/").content.decode()
+    api = client.get(f"/api/uploads/{job.pk}/").json()
+    if connection.vendor == "postgresql":  # written to the job row at once there
+        assert UploadJob.objects.get(pk=job.pk).rows_done == 500
+    assert 'data-progress="25"' in page and "500" in page
+    assert api["rows_done"] == 500
+    progress.close()
+    assert not pipeline._progress_file(job.pk).exists()
