@@ -124,15 +124,18 @@ def merge(
                 [Status.SUPERSEDED, now, institution_id, Status.ACTIVE, job_id],
             )
         else:
+            # Driven by the rows of ``source`` (one probe of the (institution, number) index
+            # each), not by a scan of the institution's register per batch.
             cursor.execute(
                 f"""
                 UPDATE registry_registerednumber SET status = %s, closed_at = %s
-                WHERE institution_id = %s AND status = %s AND EXISTS (
-                    SELECT 1 FROM {source} s
-                    WHERE s.job_id = %s AND s.number = registry_registerednumber.number
-                      AND s.fingerprint <> registry_registerednumber.fingerprint)
+                WHERE id IN (
+                    SELECT r.id FROM {source} s
+                    JOIN registry_registerednumber r
+                      ON r.institution_id = %s AND r.number = s.number
+                    WHERE s.job_id = %s AND r.status = %s AND r.fingerprint <> s.fingerprint)
                 """,  # noqa: S608 - the source is a constant
-                [Status.SUPERSEDED, now, institution_id, Status.ACTIVE, job_id],
+                [Status.SUPERSEDED, now, institution_id, job_id, Status.ACTIVE],
             )
         counts.updated = 0 if all_new else cursor.rowcount
         columns = ", ".join(NUMBER_COLUMNS)
