@@ -32,6 +32,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -245,8 +246,36 @@ def bare_read(path: str) -> dict:
     }
 
 
+def _tree_rss_mb(root_pid: int) -> float:
+    """The resident memory of a process and all its descendants now (from /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/statm") as fh:
+                pages = int(fh.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents[int(entry)] = ppid
+        rss[int(entry)] = pages
+    tree, grew = {root_pid}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def run_child(kind: str, path: Path, code: str, env: dict, root: Path = ROOT) -> dict:
-    output = subprocess.run(
+    """One measurement in a process of its own. Besides the peaks each process reports
+    (added up: an upper bound), the memory of the whole process tree is sampled every 0.1 s:
+    ``together_mb`` is the most it held at one moment (import and reader child together)."""
+    process = subprocess.Popen(
         [
             sys.executable,
             str(root / "bench" / "import_numbers.py"),
@@ -256,19 +285,36 @@ def run_child(kind: str, path: Path, code: str, env: dict, root: Path = ROOT) ->
             code,
         ],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
         cwd=root,
     )
-    if output.returncode != 0:
-        sys.exit(f"child {kind} failed:\n{output.stderr[-4000:]}")
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    together = 0.0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal together
+        while not stop.wait(0.1):
+            together = max(together, _tree_rss_mb(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        sys.exit(f"child {kind} failed:\n{stderr[-4000:]}")
+    return {**json.loads(stdout.strip().splitlines()[-1]), "together_mb": together}
 
 
 def median_run(runs: list[dict]) -> dict:
     ordered = sorted(runs, key=lambda r: r["seconds"])
-    return {**ordered[len(ordered) // 2], "peak_mb": max(r["peak_mb"] for r in runs)}
+    return {
+        **ordered[len(ordered) // 2],
+        "peak_mb": max(r["peak_mb"] for r in runs),
+        "together_mb": max(r.get("together_mb", 0) for r in runs),
+    }
 
 
 def fresh_database(url: str, root: Path) -> dict:
@@ -390,7 +436,8 @@ def main() -> None:
     def line(label: str, r: dict, rows: int) -> str:
         return (
             f"{label:<46} {rows:>9,} rows {r['seconds']:7.2f} s {rows / r['seconds']:>9,.0f} rows/s"
-            f"  peak RSS {r['peak_mb']:6.0f} MB  [{r.get('message') or r['status']}]"
+            f"  peak RSS {r['peak_mb']:6.0f} MB (at once {r['together_mb']:5.0f} MB)"
+            f"  [{r.get('message') or r['status']}]"
         )
 
     print()
@@ -412,7 +459,11 @@ def main() -> None:
     goals = [
         ("new register >= 50,000 rows/s", n / first["seconds"] >= 50_000),
         ("re-import 1% changed >= 50,000 rows/s", n / again["seconds"] >= 50_000),
-        ("peak RSS <= 900 MB", max(first["peak_mb"], again["peak_mb"]) <= 900),
+        ("peak RSS <= 900 MB (added peaks)", max(first["peak_mb"], again["peak_mb"]) <= 900),
+        (
+            "peak RSS <= 900 MB (the processes at once)",
+            max(first["together_mb"], again["together_mb"]) <= 900,
+        ),
         (">= 10x django-import-export", ratio >= 10),
         ("import <= 2.5x a bare python-calamine read", over_read <= 2.5),
     ]
