@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 from collections.abc import Callable
 from typing import NoReturn
 
 from django.core.management.base import BaseCommand
 from django.db import models
+
+from .spreadsheets.reader import fold
 
 
 class JsonLineCommand(BaseCommand):
@@ -26,14 +27,10 @@ def enum_argument(choices: type[models.TextChoices]) -> Callable[[str], str]:
     """An argparse ``type``: an enumeration given as its code or its Chinese label, as the
     spreadsheets accept it (``--role 经办人`` = ``--role operator``). Anything else passes
     through unchanged, for the service to refuse with its own Chinese message."""
-    by_text = {fold(label): value for value, label in choices.choices}
-    by_text.update({fold(value): value for value in choices.values})
+    by_text = {fold(label).lower(): value for value, label in choices.choices}
+    by_text.update({fold(value).lower(): value for value in choices.values})
 
     def convert(text: str) -> str:
-        return by_text.get(fold(text), text.strip())
+        return by_text.get(fold(text).lower(), text.strip())
 
     return convert
-
-
-def fold(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).lower()

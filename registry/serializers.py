@@ -9,10 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.spreadsheets.api import UploadJobSerializer
+from portal.spreadsheets.reader import fold
 
 from . import numbers
 from .forms import validate_document
-from .importers.register import fold
 from .models import PURPOSE_BY_LABEL, ImportMode, Partner, Purpose, RegisteredNumber
 
 KIND_CODES = {

@@ -35,6 +35,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain
 from os import PathLike
 from pathlib import Path
@@ -55,6 +56,7 @@ __all__ = [
     "detect_csv_delimiter",
     "detect_csv_encoding",
     "find_header",
+    "fold",
     "normalize_header",
     "parse_date",
     "parse_datetime",
@@ -534,6 +536,13 @@ _ENCODING_LABELS = {
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _MARKER_SUFFIXES = ("(必填)", "(选填)", "(可选)", "*", "★", "☆")
 _MARKER_PREFIXES = ("*", "★", "☆")
+
+
+@lru_cache(maxsize=4096)
+def fold(text: str) -> str:
+    """Full-width to half-width and no spaces: how cell labels (用途, 运营商, 号码类型...) and
+    command-line labels are compared."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def normalize_header(text: str) -> str:

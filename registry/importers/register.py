@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,7 +18,7 @@ from django.utils import timezone
 from portal.creditcode import CreditCodeError, validate_credit_code
 from portal.models import OrgKind
 from portal.spreadsheets.form import Column, RowResult, SpreadsheetForm
-from portal.spreadsheets.reader import find_header, parse_date
+from portal.spreadsheets.reader import find_header, fold, parse_date
 from portal.spreadsheets.staging import copy_value as _copy_value
 
 from .. import numbers
@@ -155,12 +154,6 @@ STAGING_COLUMNS = (
     "remark",
     "fingerprint",
 )
-
-
-@lru_cache(maxsize=4096)
-def fold(text: str) -> str:
-    """Full-width to half-width and no spaces: how labels are compared."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 # A company form (and a remark in brackets) at the end of a name: "甲银行股份有限公司(演示)"
