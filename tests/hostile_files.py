@@ -139,3 +139,82 @@ def normal_csv(path: Path, size: int) -> Path:
             fh.write(",".join(good_row(i % 10000)) + "\n")
             i += 1
     return path
+
+
+# -- reading one file as the import does, in a process of its own -------------------------
+
+REQUIRED = ["号码", "用途", "使用单位", "电信运营商", "合作起始日期"]
+_MEASURE = """
+import json, resource, sys, time
+from pathlib import Path
+from portal.spreadsheets import errors
+from portal.spreadsheets.files import FileRejected, inspect_upload
+from portal.spreadsheets.reader import find_header
+from portal.spreadsheets.sandbox import read_rows_isolated
+
+path, report = Path(sys.argv[1]), Path(sys.argv[2])
+full, required = json.loads(sys.argv[3]), json.loads(sys.argv[4])
+started = time.perf_counter()
+outcome = {"code": None, "message": "", "rows": 0, "report": 0}
+try:
+    fmt = inspect_upload(path, original_name=path.name)
+    with read_rows_isolated(path, fmt) as sheet:
+        header = find_header(sheet, required=required, synonyms={}, optional=full)
+        known = sorted(header.columns.values())
+        outcome["rows"] = errors.write_error_workbook(
+            report,
+            headers=[header.headers[i] for i in known],
+            rows=((r.number, [r.cells[i] if i < len(r.cells) else "" for i in known],
+                   [("用途", "示例错误")]) for r in header.data_rows),
+        )
+    outcome["report"] = report.stat().st_size
+except FileRejected as exc:
+    outcome["code"], outcome["message"] = exc.code, exc.message
+outcome["seconds"] = time.perf_counter() - started
+kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+outcome["peak_mb"] = kb / 1024
+print(json.dumps(outcome, ensure_ascii=False))
+"""
+
+
+def measure(path: Path, scratch: Path, *, timeout: float = 120) -> dict:
+    """Inspect ``path``, read it through the contained reader (sandbox.py), find the header
+    and write the error report of every row (the form's columns only), in a fresh process,
+    as a worker would: its time, peak RSS (the reader's process included), report size and
+    outcome (``code``: the refusal, or None). ``died``: the process's exit status when it
+    did not survive, else None."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [
+            sys.executable,
+            "-c",
+            _MEASURE,
+            str(path),
+            str(scratch / "report.xlsx"),
+            json.dumps(FULL),
+            json.dumps(REQUIRED),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {
+            "died": done.returncode,
+            "stderr": done.stderr[-2000:],
+            "code": None,
+            "message": "",
+            "rows": 0,
+            "report": 0,
+            "seconds": 0.0,
+            "peak_mb": 0.0,
+        }
+    return {"died": None, **json.loads(done.stdout.strip().splitlines()[-1])}

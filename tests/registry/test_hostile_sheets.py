@@ -10,10 +10,6 @@ memory limit) and writes the error report of its bad rows.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,7 +28,6 @@ from tests import hostile_files as hostile
 
 pytestmark = pytest.mark.usefixtures("fixed_day")
 
-ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -57,65 +52,6 @@ def run(actor, path: Path) -> UploadJob:
 
 # -- the goal, measured in a child process ------------------------------------------------
 
-MEASURE = textwrap.dedent(
-    """
-    import json, resource, sys, time
-    from pathlib import Path
-    from portal.spreadsheets import errors
-    from portal.spreadsheets.reader import find_header
-    from portal.spreadsheets.files import FileRejected, inspect_upload
-    from portal.spreadsheets.sandbox import read_rows_isolated
-
-    path, report = Path(sys.argv[1]), Path(sys.argv[2])
-    FULL, REQUIRED = json.loads(sys.argv[3]), json.loads(sys.argv[4])
-    started = time.perf_counter()
-    fmt = inspect_upload(path, original_name=path.name)
-    outcome = {"code": None, "rows": 0, "report": 0}
-    try:
-        with read_rows_isolated(path, fmt) as sheet:
-            header = find_header(sheet, required=REQUIRED, synonyms={}, optional=FULL)
-            known = sorted(header.columns.values())
-            rows = [r for r in header.data_rows]
-        outcome["rows"] = len(rows)
-        errors.write_error_workbook(
-            report,
-            headers=[header.headers[i] for i in known],
-            rows=((r.number, [r.cells[i] if i < len(r.cells) else "" for i in known],
-                   [("用途", "x")]) for r in rows),
-        )
-        outcome["report"] = report.stat().st_size
-    except FileRejected as exc:
-        outcome["code"], outcome["message"] = exc.code, exc.message
-    outcome["seconds"] = time.perf_counter() - started
-    kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    outcome["peak_mb"] = kb / 1024
-    print(json.dumps(outcome, ensure_ascii=False))
-    """
-)
-
-
-def measure(path: Path, tmp_path: Path) -> dict:
-    done = subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-c",
-            MEASURE,
-            str(path),
-            str(tmp_path / "report.xlsx"),
-            json.dumps(hostile.FULL),
-            json.dumps(["号码", "用途", "使用单位", "电信运营商", "合作起始日期"]),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]  # the "worker" survived
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
 
 @pytest.mark.parametrize(
     ("build", "name", "code"),
@@ -138,7 +74,8 @@ def test_each_hostile_file_is_handled_fast_small_and_the_process_survives(
     """Issue 16 item 2, goal: under 20 s, under 300 MB RSS (reader process included), an
     error report under 2 MB, and the reading process lives on."""
     path = build(tmp_path / name)
-    result = measure(path, tmp_path)
+    result = hostile.measure(path, tmp_path)
+    assert result["died"] is None, result  # the "worker" survived
     assert result["code"] == code, result
     assert result["seconds"] < 20, result
     assert result["peak_mb"] < 300, result
