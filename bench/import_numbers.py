@@ -41,19 +41,6 @@ OUT = ROOT / "bench" / "out"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/portal_bench"
 # main before the upload engine (issue 9) moved the register into portal/spreadsheets.
 BEFORE = "5b30a4e"
-HEADERS = [
-    "号码",
-    "号码类型",
-    "所属主端口",
-    "用途",
-    "使用单位",
-    "使用单位统一社会信用代码",
-    "电信运营商",
-    "委托书编号",
-    "合作起始日期",
-    "合作截止日期",
-    "备注",
-]
 INSTITUTIONS = {
     "main": "91330000MA2A1CE00B",
     "ours": "91330000MA2B0B000F",
@@ -66,13 +53,15 @@ def generate(path: Path, rows: int, *, changed_every: int = 0, offset: int = 0) 
     With ``changed_every`` every k-th row gets another carrier (1% when k=100)."""
     from openpyxl import Workbook
 
+    from tests.hostile_files import FULL
+
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(2026)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("号码登记表")
-    ws.append(HEADERS)
+    ws.append(FULL)  # the 号码登记表's columns (tests/hostile_files.py)
     carriers = ["中国移动", "中国联通", "中国电信"]
     purposes = ["营销", "催收", "营销及催收"]
     for i in range(offset, offset + rows):
