@@ -164,7 +164,10 @@ class NumberQuerySet(models.QuerySet):
         """Annotate ``shared`` (多机构登记, issue 9 §6): the registration is active and another
         institution has the same number active too, other than for one shared partner (the
         same 使用单位 credit code). Derived on read, so it is right the moment either side
-        ends or changes its registration; the administration verifies these (000 §三(三))."""
+        ends or changes its registration; the administration verifies these (000 §三(三)).
+        Annotating twice (a filter by the mark, then the page that shows it) computes it once."""
+        if "shared" in self.query.annotations:
+            return self
         others = RegisteredNumber.objects.filter(
             number=OuterRef("number"), status=Status.ACTIVE
         ).exclude(institution_id=OuterRef("institution_id"))

@@ -80,7 +80,7 @@ def number_list(request: HttpRequest) -> HttpResponse:
     _reader(request)
     user = request.user
     filters = _number_filters(request)
-    numbers = selectors.numbers_for_list(user=user, **filters)
+    numbers = selectors.numbers_for_list(user=user, **filters).with_shared_mark()
     query = request.GET.copy()
     query.pop("page", None)
     return render(
