@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import carriers
+from .carriers import CarrierNetwork
 from .creditcode import CreditCodeError, validate_credit_code
 
 
@@ -106,6 +108,18 @@ class Organisation(models.Model):
     )
     province = models.CharField("所在省份", max_length=32, blank=True)
     contact_email = models.EmailField("联系邮箱", blank=True)
+    network = models.CharField(
+        "所属网络",
+        max_length=16,
+        choices=CarrierNetwork.choices,
+        blank=True,
+        help_text="电信运营商必填：中国移动、中国联通、中国电信、中国广电，或短信服务商",
+    )
+    trade_names = models.TextField(
+        "对外名称",
+        blank=True,
+        help_text="登记表、报送表、报备表中可能写到的运营商名称，每行一个（短信服务商至少写其经营名称）",
+    )
     is_active = models.BooleanField("启用", default=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
@@ -124,6 +138,12 @@ class Organisation(models.Model):
             models.CheckConstraint(
                 name="org_credit_code_length", condition=Q(credit_code__regex=r"^[0-9A-Z]{18}$")
             ),
+            models.CheckConstraint(
+                name="org_carrier_has_network",
+                condition=(Q(kind="carrier") & ~Q(network=""))
+                | (~Q(kind="carrier") & Q(network="")),
+                violation_error_message="电信运营商必须填写所属网络，其他单位不填",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -140,6 +160,42 @@ class Organisation(models.Model):
     @property
     def is_carrier(self) -> bool:
         return self.kind == OrgKind.CARRIER
+
+    @property
+    def carrier_display(self) -> str:
+        """所属网络 as shown: 中国移动, or 短信服务商（名称、名称）."""
+        if not self.network:
+            return ""
+        if self.network == CarrierNetwork.PROVIDER:
+            names = "、".join(
+                carriers.names_of(
+                    network=self.network, trade_names=self.trade_names, name=self.name
+                )
+            )
+            return f"短信服务商（{names}）"
+        return self.get_network_display()
+
+
+class CarrierName(models.Model):
+    """One carrier text a carrier organisation answers to (portal/carriers.py), kept by
+    accounts.services whenever the organisation's network or trade names change, so that
+    SQL can join a line's 电信运营商 to the carrier organisation."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="carrier_names"
+    )
+    name = models.CharField("运营商名称", max_length=carriers.NAME_MAX)
+
+    class Meta:
+        verbose_name = "运营商名称"
+        verbose_name_plural = "运营商名称"
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="carriername_unique")
+        ]
+        indexes = [models.Index(fields=["name"], name="carriername_name")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Role(models.TextChoices):

@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from portal.carriers import BASIC_CARRIERS
 from portal.creditcode import CreditCodeError, validate_credit_code
 from portal.errors import PortalError
 
@@ -40,7 +41,7 @@ KIND_LABEL_CHOICES = [
     ("子端口", "子端口"),
 ]
 PURPOSE_LABEL_CHOICES = [("", "请选择"), *((label, label) for _value, label in Purpose.choices)]
-CARRIERS = list(register.BASIC_CARRIERS)
+CARRIERS = list(BASIC_CARRIERS)
 
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
 DOCUMENT_EXTENSIONS = ("pdf", "jpg", "jpeg", "png", "ofd")

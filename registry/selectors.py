@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from portal.carriers import BASIC_CARRIERS, carrier_name
 from portal.filters import bounded_id, filter_by_id
 from portal.models import Organisation, OrgKind, UploadJob
 
 from . import numbers
 from .importers import register
-from .importers.register import BASIC_CARRIERS, carrier_name
 from .models import (
     ImportStatus,
     NumberKindField,

@@ -13,11 +13,13 @@ from django.utils import timezone
 from django_otp import verify_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .. import audit
+from .. import audit, carriers
+from ..carriers import CarrierNetwork
 from ..creditcode import CreditCodeError, validate_credit_code
 from ..errors import NotPermitted, PortalError, choices_text, joined
 from ..models import (
     LICENCE_AUTHORITY,
+    CarrierName,
     LicenceCategory,
     Organisation,
     OrgKind,
@@ -47,11 +49,15 @@ def organisation_create(
     licence_category: str = "",
     province: str = "",
     contact_email: str = "",
+    network: str = "",
+    trade_names: str = "",
 ) -> tuple[Organisation, bool]:
     """Create an organisation, or return the existing one with the same credit code.
 
     Institutions must name a licence category (000 §一(一)); the licensing authority
-    follows from it. Returns ``(organisation, created)``; running twice changes nothing.
+    follows from it. A carrier records its network, or as an SMS service provider the
+    names it trades under (portal/carriers.py); without one it is guessed from the name.
+    Returns ``(organisation, created)``; running twice changes nothing.
     """
     _require_regulator(actor)
     try:
@@ -77,6 +83,7 @@ def organisation_create(
         authority = LICENCE_AUTHORITY[LicenceCategory(licence_category)]
     else:
         licence_category = ""
+    network, trade_names = _carrier_fields(kind, name, network, trade_names)
     with transaction.atomic():
         existing = Organisation.objects.select_for_update().filter(credit_code=code).first()
         if existing is not None:
@@ -96,18 +103,56 @@ def organisation_create(
             licensing_authority=authority,
             province=province.strip(),
             contact_email=contact_email.strip(),
+            network=network,
+            trade_names=trade_names,
         )
+        _sync_carrier_names(org)
+        after = {"kind": kind, "name": name, "credit_code": code}
+        if network:
+            after |= {"network": network, "trade_names": trade_names}
         audit.record(
-            "organisation.create",
-            actor=actor,
-            organisation=org,
-            obj=org,
-            summary={"after": {"kind": kind, "name": name, "credit_code": code}},
+            "organisation.create", actor=actor, organisation=org, obj=org, summary={"after": after}
         )
     return org, True
 
 
-ORGANISATION_EDITABLE = ("name", "province", "contact_email", "licence_category")
+def _carrier_fields(kind: str, name: str, network: str, trade_names: str) -> tuple[str, str]:
+    """(network, trade names) as stored: only carriers have them; a basic network name
+    typed as a trade name is recognised (``--network 联通``)."""
+    network = (network or "").strip()
+    if kind != OrgKind.CARRIER:
+        if network or (trade_names or "").strip():
+            raise PortalError(
+                "只有电信运营商填写所属网络和对外名称", code="network", field="network"
+            )
+        return "", ""
+    extra = ""
+    if network and network not in CarrierNetwork.values:
+        network, extra = carriers.parse_network(network)
+    network = network or carriers.guess_network(name)
+    names = carriers.split_names("\n".join(filter(None, [extra, trade_names or ""])))
+    return network, "\n".join(names)
+
+
+def _sync_carrier_names(org: Organisation) -> None:
+    """The CarrierName rows SQL joins on, rebuilt from the organisation's record."""
+    CarrierName.objects.filter(organisation=org).delete()
+    if org.kind != OrgKind.CARRIER:
+        return
+    CarrierName.objects.bulk_create(
+        CarrierName(organisation=org, name=n)
+        for n in carriers.names_of(network=org.network, trade_names=org.trade_names, name=org.name)
+    )
+
+
+ORGANISATION_EDITABLE = (
+    "name",
+    "province",
+    "contact_email",
+    "licence_category",
+    "network",
+    "trade_names",
+)
 
 
 def organisation_update(*, actor, organisation: Organisation, **changes) -> Organisation:
@@ -121,6 +166,9 @@ def organisation_update(*, actor, organisation: Organisation, **changes) -> Orga
     changes = {key: (value or "").strip() for key, value in changes.items()}
     if "name" in changes and not changes["name"]:
         raise PortalError("单位名称不能为空", code="name", field="name")
+    if not organisation.is_carrier:
+        changes.pop("network", None)
+        changes.pop("trade_names", None)
     if "licence_category" in changes:
         if not organisation.is_institution:
             changes.pop("licence_category")
@@ -132,6 +180,13 @@ def organisation_update(*, actor, organisation: Organisation, **changes) -> Orga
             )
     with transaction.atomic():
         current = Organisation.objects.select_for_update().get(pk=organisation.pk)
+        if current.is_carrier and changes.keys() & {"network", "trade_names"}:
+            changes["network"], changes["trade_names"] = _carrier_fields(
+                current.kind,
+                changes.get("name", current.name),
+                changes.get("network", current.network),
+                changes.get("trade_names", current.trade_names),
+            )
         before = {k: getattr(current, k) for k, v in changes.items() if getattr(current, k) != v}
         if not before:
             return current
@@ -143,6 +198,8 @@ def organisation_update(*, actor, organisation: Organisation, **changes) -> Orga
             ]
         current.full_clean(exclude=["credit_code"])
         current.save()
+        if before.keys() & {"name", "network", "trade_names"}:
+            _sync_carrier_names(current)
         audit.record(
             "organisation.update",
             actor=actor,

@@ -15,6 +15,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 
 from ..accounts import services as account_services
+from ..carriers import CarrierNetwork
 from ..errors import PortalError
 from ..models import (
     LicenceCategory,
@@ -24,6 +25,11 @@ from ..models import (
     User,
 )
 from . import form_errors_from, paginate, require_kind
+
+TRADE_NAMES_HELP = (
+    "号码登记表、服务对象报送表中“电信运营商”一栏可能写到的名称，每行一个；"
+    "比对按这些名称认定运营商，不按单位全称"
+)
 
 
 class OrganisationForm(forms.Form):
@@ -37,6 +43,23 @@ class OrganisationForm(forms.Form):
     )
     province = forms.CharField(label="所在省份", max_length=32, required=False)
     contact_email = forms.EmailField(label="联系邮箱", required=False)
+    network = forms.ChoiceField(
+        label="所属网络（电信运营商必填）",
+        choices=[("", "—")] + list(CarrierNetwork.choices),
+        required=False,
+    )
+    trade_names = forms.CharField(
+        label="对外名称（短信服务商填写）",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text=TRADE_NAMES_HELP,
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == OrgKind.CARRIER and not data.get("network"):
+            self.add_error("network", "电信运营商必须选择所属网络（短信服务商选“短信服务商”）")
+        return data
 
 
 class UserForm(forms.Form):
@@ -94,6 +117,13 @@ class OrganisationEditForm(forms.Form):
     )
     province = forms.CharField(label="所在省份", max_length=32, required=False)
     contact_email = forms.EmailField(label="联系邮箱", required=False)
+    network = forms.ChoiceField(label="所属网络", choices=CarrierNetwork.choices, required=False)
+    trade_names = forms.CharField(
+        label="对外名称",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text=TRADE_NAMES_HELP,
+    )
 
 
 @login_required
@@ -109,6 +139,8 @@ def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = OrganisationEditForm(request.POST or None, initial=initial)
     if not org.is_institution:
         del form.fields["licence_category"]
+    if not org.is_carrier:
+        del form.fields["network"], form.fields["trade_names"]
     if request.method == "POST" and form.is_valid():
         try:
             account_services.organisation_update(actor=user, organisation=org, **form.cleaned_data)

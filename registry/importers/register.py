@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from django.utils import timezone
 
+from portal.carriers import BASIC_CARRIERS, carrier_name
 from portal.creditcode import CreditCodeError, validate_credit_code
 from portal.models import OrgKind
 from portal.spreadsheets.form import Column, RowResult, SpreadsheetForm
@@ -38,7 +39,6 @@ REMARK = "备注"
 
 KIND_LABELS = ("手机", "固话", "短号码", "400/800", "短信端口", "子端口")
 PURPOSE_LABELS = ("营销", "催收", "营销及催收")
-BASIC_CARRIERS = ("中国移动", "中国联通", "中国电信", "中国广电")
 
 # The declaration: the reader, the template and its 填写说明 are built from it.
 FORM_COLUMNS = (
@@ -120,17 +120,6 @@ REQUIRED = [c.name for c in FORM_COLUMNS if c.required]
 OPTIONAL = [c for c in COLUMNS if c not in REQUIRED]
 SYNONYMS = {alias: c.name for c in FORM_COLUMNS for alias in c.synonyms}
 SELF_NAMES = {"本机构", "本单位", "本公司", "本行", "自有", "自营"}
-CARRIER_NAMES = {
-    "移动": "中国移动",
-    "中国移动": "中国移动",
-    "中移动": "中国移动",
-    "联通": "中国联通",
-    "中国联通": "中国联通",
-    "电信": "中国电信",
-    "中国电信": "中国电信",
-    "广电": "中国广电",
-    "中国广电": "中国广电",
-}
 REMARK_MAX = 500
 
 # Columns of the staging table, in COPY order.
@@ -172,11 +161,6 @@ def is_branch_name(user_name: str, institution_name: str) -> bool:
     name = fold(user_name)
     stems = {_name_stem(fold(institution_name)), fold(institution_name), *SELF_NAMES}
     return any(len(stem) >= 2 and name.startswith(stem) and len(name) > len(stem) for stem in stems)
-
-
-def carrier_name(text: str) -> str:
-    """The three basic carriers and 广电 under one spelling; providers as written."""
-    return CARRIER_NAMES.get(fold(text), text.strip())
 
 
 @dataclass

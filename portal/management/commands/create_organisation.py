@@ -1,10 +1,12 @@
 """python manage.py create_organisation --kind KIND --name NAME --credit-code CODE
-[--licence CATEGORY] [--province NAME]
+[--licence CATEGORY] [--province NAME] [--network NAME] [--trade-name NAME ...]
 
 Bootstrap an organisation from the shell (the first regulator, then anything the
 organisations page would create). Prints one JSON line ``{"id", "created"}``; the same
-credit code again changes nothing (``created`` false). Bad input: one Chinese line on
-stderr, exit 1. Audited as 系统.
+credit code again changes nothing (``created`` false). A carrier names its network
+(``--network 中国移动``, 联通, cmcc…) or, as an SMS service provider, the name it trades
+under (``--network 某某短信服务公司``, or ``--network 短信服务商 --trade-name …``).
+Bad input: one Chinese line on stderr, exit 1. Audited as 系统.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ class Command(JsonLineCommand):
             help="许可类别（代码或中文），金融机构必填：" + choices_text(LicenceCategory),
         )
         parser.add_argument("--province", default="", help="所在省份")
+        parser.add_argument(
+            "--network",
+            default="",
+            help="电信运营商的所属网络：中国移动、中国联通、中国电信、中国广电；"
+            "短信服务商写其经营名称（或写“短信服务商”并用 --trade-name 列出名称）",
+        )
+        parser.add_argument(
+            "--trade-name",
+            action="append",
+            default=[],
+            help="短信服务商对外使用的名称（可重复）",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -48,6 +62,8 @@ class Command(JsonLineCommand):
                 credit_code=options["credit_code"],
                 licence_category=options["licence"],
                 province=options["province"],
+                network=options["network"],
+                trade_names="\n".join(options["trade_name"]),
             )
         except (PortalError, CreditCodeError) as exc:
             self.fail(exc.message)
