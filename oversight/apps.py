@@ -5,3 +5,61 @@ class OversightConfig(AppConfig):
     verbose_name = "比对与处置"
     default_auto_field = "django.db.models.BigAutoField"
     name = "oversight"
+
+    def ready(self) -> None:
+        """The 投诉转办清单 form, menu entries and audit labels (portal/dashboard.py)."""
+        from portal.dashboard import MENU, register_menu
+        from portal.models import OrgKind
+        from portal.spreadsheets.form import register_form
+
+        from .importers import complaints
+
+        register_form(complaints.FORM)
+        if any(entry[3] == "complaint_list" for entry in MENU):
+            return  # ready() ran already (test runners may call it twice)
+        _register_audit_labels()
+        register_menu(
+            kinds=(OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR),
+            order=40,
+            label="投诉",
+            url_name="complaint_list",
+            icon="megaphone",
+        )
+
+
+def _register_audit_labels() -> None:
+    from portal.audit import ACTION_LABELS
+    from portal.auditlabels import register_labels
+
+    from .models import ComplaintCategory, ComplaintChannel
+
+    ACTION_LABELS.update(
+        {
+            "complaint.create": "录入投诉",
+            "complaint.reveal": "查看投诉人完整联系方式",
+            "complaints.upload": "上传投诉转办清单",
+            "complaints.done": "投诉转办清单导入完成",
+            "complaints.rejected": "投诉转办清单被拒收",
+            "complaints.failed": "投诉转办清单导入失败",
+        }
+    )
+    register_labels(
+        "complaint",
+        fields={
+            "number": "被投诉号码",
+            "channel": "投诉渠道",
+            "category": "投诉类别",
+            "received_at": "投诉时间",
+            "reference": "转办编号",
+            "field": "查看的信息",
+        },
+        values={
+            "channel": dict(ComplaintChannel.choices),
+            "category": dict(ComplaintCategory.choices),
+            "field": {"contact": "投诉人完整联系方式"},
+        },
+    )
+    register_labels(
+        "complaints",
+        fields={"rows": "行数", "created": "导入投诉数", "errors": "错误行数"},
+    )

@@ -39,6 +39,9 @@ class Column:
     # How the 填写说明 sheet states whether it is required ("子端口必填"); default 必填/选填.
     requirement: str = ""
     example: str = ""
+    # Personal data (a complainant's contact): masked where the engine echoes it back, in
+    # the error report (portal/masking.py).
+    personal: bool = False
 
     @property
     def requirement_text(self) -> str:

@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from portal import audit
 from portal.errors import PortalError
+from portal.masking import mask_contact
 
 from . import errors as error_workbook
 from .files import FileFormat, FileRejected, inspect_upload, size_text
@@ -394,11 +395,14 @@ def _reject(job: UploadJob, spec, path: Path, fmt, bad: dict) -> None:
         # Only the form's columns are echoed, in the file's order: never the thousands of
         # unknown ones a hostile file may carry.
         known = sorted(header.columns.values())
+        personal = {
+            header.columns[c.name] for c in spec.columns if c.personal and c.name in header.columns
+        }
         error_workbook.write_error_workbook(
             tmp,
             headers=[header.headers[i] for i in known],
             rows=(
-                (row.number, _known_cells(row.cells, known), bad[row.number])
+                (row.number, _known_cells(row.cells, known, personal), bad[row.number])
                 for row in header.data_rows
                 if row.number in bad
             ),
@@ -413,9 +417,15 @@ def _reject(job: UploadJob, spec, path: Path, fmt, bad: dict) -> None:
     )
 
 
-def _known_cells(cells: list[str], known: list[int]) -> list[str]:
+def _known_cells(cells: list[str], known: list[int], personal: set[int] = frozenset()) -> list[str]:
     n = len(cells)
-    return [cells[i] if i < n else "" for i in known]
+    echoed = [cells[i] if i < n else "" for i in known]
+    if personal:
+        echoed = [
+            mask_contact(text) if i in personal else text
+            for i, text in zip(known, echoed, strict=True)
+        ]
+    return echoed
 
 
 # --- validating on a thread of its own --------------------------------------------------

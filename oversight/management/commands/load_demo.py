@@ -16,6 +16,8 @@ from portal.accounts import services as accounts
 from portal.audit import SYSTEM
 from registry import demo as registry_demo
 
+from ... import demo as oversight_demo
+
 DEMO_PASSWORD = "Demo-Portal-2026!"  # noqa: S105 - printed by make run, demo only
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
 
@@ -70,6 +72,7 @@ class Command(BaseCommand):
                 if username == "rita" and not user.totp_enabled:
                     accounts.totp_provision(actor=SYSTEM, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)
+            oversight_demo.load()
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return

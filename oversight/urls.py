@@ -1,0 +1,17 @@
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from . import api, views
+
+router = SimpleRouter()
+router.register("complaints", api.ComplaintViewSet, basename="oversight-complaint")
+
+urlpatterns = [
+    path("oversight/complaints/", views.complaint_list, name="complaint_list"),
+    path("oversight/complaints/new/", views.complaint_create, name="complaint_create"),
+    path("oversight/complaints/import/", views.complaint_import, name="complaint_import"),
+    path("oversight/complaints/template.xlsx", views.complaint_template, name="complaint_template"),
+    path("oversight/complaints/<int:pk>/", views.complaint_detail, name="complaint_detail"),
+    path("oversight/complaints/<int:pk>/reveal/", views.complaint_reveal, name="complaint_reveal"),
+    path("api/oversight/", include(router.urls)),
+]
