@@ -66,4 +66,5 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
+    path("", include("filings.urls")),
 ]
