@@ -10,7 +10,7 @@ import pytest
 
 from filings import services
 from tests.conftest import CODES
-from tests.registry.conftest import register, save_partner
+from tests.registry.conftest import eager, register, save_partner  # noqa: F401 - eager: a fixture
 
 PORT = "1069055599"
 SUB_PORT = "106905559901"
@@ -76,3 +76,24 @@ def file(carrier_user, **changes):
 
 def codes(filing) -> list[str]:
     return [c["code"] for c in filing.checks]
+
+
+CARRIER_B_CODE = "91330000MA2CUC0001"[:17]
+
+
+@pytest.fixture
+def carrier_bert(db):
+    """Carrier B (a 中国联通 company), with its 管理员 bert."""
+    from portal.accounts import services as accounts
+    from portal.audit import SYSTEM
+    from portal.creditcode import check_character
+    from tests.conftest import _user
+
+    org, _ = accounts.organisation_create(
+        actor=SYSTEM,
+        kind="carrier",
+        name="某联通公司",
+        credit_code=CARRIER_B_CODE + check_character(CARRIER_B_CODE),
+        network="unicom",
+    )
+    return _user(org, "bert")
