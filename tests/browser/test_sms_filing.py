@@ -33,8 +33,9 @@ def logout(page) -> None:
     page.wait_for_url("**/accounts/login/**")
 
 
+@pytest.mark.usefixtures("alice_ports")
 def test_carrier_files_online_regulator_accepts_carrier_marks_sent(
-    page, live_server, carrier_carol, alice_ports, regulator_rita, shot
+    page, live_server, carrier_carol, regulator_rita, shot
 ):
     login(page, live_server, "carol")
     page.wait_for_url(f"{live_server.url}/")
