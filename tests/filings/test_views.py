@@ -310,3 +310,11 @@ def test_institution_manages_its_signatures(client_for, inst_alice, inst_bob, vi
 
 def test_carriers_have_no_signature_page(client_for, carrier_carol):
     assert client_for(carrier_carol).get(reverse("registry_signature_list")).status_code == 404
+
+
+def test_dashboards_show_the_filing_panels(client_for, filing, carrier_carol, regulator_rita):
+    services.filing_submit(actor=carrier_carol, filing=filing)
+    html = client_for(carrier_carol).get("/").content.decode()
+    assert 'data-testid="filing-panel"' in html and "待审核" in html
+    html = client_for(regulator_rita).get("/").content.decode()
+    assert 'data-testid="filing-panel"' in html and f"/filings/{filing.pk}/" in html

@@ -19,7 +19,9 @@ def counts() -> tuple[int, int, int]:
     return Organisation.objects.count(), User.objects.count(), AuditEvent.objects.count()
 
 
-def test_load_demo_twice_is_idempotent():
+def test_load_demo_twice_is_idempotent(fixed_day):
+    from filings.models import SmsFiling
+
     before = counts()
     call_command("load_demo", "--force", "--json", stdout=StringIO())
     after_first = counts()
@@ -27,8 +29,12 @@ def test_load_demo_twice_is_idempotent():
     assert after_first[1] == before[1] + 5
     # one organisation.create + one user.create each, rita's TOTP device (auth.totp_enable),
     # then the registry's demo partners (2) and numbers (11: one also registered by both
-    # banks), each audited like any other
-    assert after_first[2] == before[2] + 10 + 1 + 2 + 11
+    # banks), 甲银行's registered signature, and carol's three filings for 甲银行 (created
+    # and submitted; the third also accepted and marked sent), each audited like any other
+    assert after_first[2] == before[2] + 10 + 1 + 2 + 11 + 1 + 3 + 3 + 2
+    statuses = sorted(SmsFiling.objects.values_list("status", flat=True))
+    assert statuses == ["sent", "submitted", "submitted"]
+    assert sorted(len(f.checks) for f in SmsFiling.objects.all()) == [0, 0, 2]
 
     call_command("load_demo", "--force", "--json", stdout=StringIO())
     assert counts() == after_first

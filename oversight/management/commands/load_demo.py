@@ -14,6 +14,7 @@ from django.db import transaction
 
 from portal.accounts import services as accounts
 from portal.audit import SYSTEM
+from filings import demo as filing_demo
 from registry import demo as registry_demo
 
 DEMO_PASSWORD = "Demo-Portal-2026!"  # noqa: S105 - printed by make run, demo only
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                 if username == "rita" and not user.totp_enabled:
                     accounts.totp_provision(actor=SYSTEM, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)
+            filing_demo.load(orgs)
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return
