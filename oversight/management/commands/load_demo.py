@@ -12,9 +12,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from filings import demo as filing_demo
 from portal.accounts import services as accounts
 from portal.audit import SYSTEM
-from filings import demo as filing_demo
 from registry import demo as registry_demo
 
 DEMO_PASSWORD = "Demo-Portal-2026!"  # noqa: S105 - printed by make run, demo only
