@@ -60,6 +60,8 @@ LABELS = {
     "BAD_PERIOD": "计划发送时间有误",
 }
 
+CODE_CHOICES = [(code, LABELS[code]) for code in CODES]
+
 MARKETING, COLLECTION, NOTICE = "marketing", "collection", "notice"
 PURPOSE_LABELS = {MARKETING: "营销", COLLECTION: "催收", NOTICE: "通知"}
 

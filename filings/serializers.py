@@ -11,7 +11,7 @@ from .models import FilingStatus, Qualification, SmsFiling, SmsFilingVersion, Sm
 
 
 class CheckSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=[(c, checks.LABELS[c]) for c in checks.CODES])
+    code = serializers.ChoiceField(choices=checks.CODE_CHOICES)
     blocking = serializers.BooleanField(help_text="阻断提交（见 SMS_FILING_BLOCKING_CHECKS）")
     message = serializers.CharField(help_text="中文原因")
 
@@ -133,10 +133,11 @@ class CheckResultSerializer(serializers.Serializer):
     )
 
 
+DECISIONS = [("accept", "通过"), ("return", "退回修改"), ("reject", "不予通过")]
+
+
 class ReviewSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(
-        choices=[("accept", "通过"), ("return", "退回修改"), ("reject", "不予通过")]
-    )
+    decision = serializers.ChoiceField(choices=DECISIONS)
     reason = serializers.CharField(
         required=False,
         allow_blank=True,

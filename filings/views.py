@@ -147,9 +147,8 @@ def _live_context(request: HttpRequest, form: FilingForm) -> dict:
         (c["message"] for c in outcome.checks if c["code"] == "CALENDAR_MISSING"), ""
     )
     return {
-        "errors": [e for e in errors if form.data.get(sms_filing.FIELD_OF[e[0]], "")]
-        if not form.data.get("_final")
-        else errors,
+        # While she types, an empty column is listed as missing, not shouted as an error.
+        "errors": [e for e in errors if form.data.get(sms_filing.FIELD_OF[e[0]], "")],
         "missing": [c for c, _ in errors if not form.data.get(sms_filing.FIELD_OF[c], "")],
         "checks": outcome.checks,
         "blocking": outcome.blocking,

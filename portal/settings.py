@@ -432,6 +432,11 @@ SPECTACULAR_SETTINGS = {
         "NumberKindEnum": "registry.models.NumberKindField",
         "PurposeEnum": "registry.models.Purpose",
         "ImportModeEnum": "registry.models.ImportMode",
+        "FilingCheckCodeEnum": "filings.checks.CODE_CHOICES",
+        "FilingStatusEnum": "filings.models.FilingStatus",
+        "SmsPurposeEnum": "filings.models.SmsPurpose",
+        "FilingQualificationEnum": "filings.models.Qualification",
+        "FilingDecisionEnum": "filings.serializers.DECISIONS",
     },
 }
 

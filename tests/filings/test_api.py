@@ -130,6 +130,10 @@ def test_schema_names_the_check_codes_and_statuses(carrier_carol):
     response = api(carrier_carol).get("/api/schema/?format=json")
     schema = response.json()
     components = schema["components"]["schemas"]
-    assert set(components["CodeEnum"]["enum"]) >= {"LATE", "PORT_OTHER_CARRIER", "BAD_PERIOD"}
+    assert set(components["FilingCheckCodeEnum"]["enum"]) >= {
+        "LATE",
+        "PORT_OTHER_CARRIER",
+        "BAD_PERIOD",
+    }
     statuses = {s for name, c in components.items() if "enum" in c for s in c["enum"]}
     assert {FilingStatus.SENT, FilingStatus.WITHDRAWN} <= statuses
