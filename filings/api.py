@@ -13,7 +13,6 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from portal.errors import PortalError
 from portal.filters import IdFilter
 
 from . import checks, services
@@ -59,9 +58,9 @@ def _values(request) -> dict:
     data.is_valid(raise_exception=True)
     try:
         return services.values_from_columns(data.column_texts(), carrier=request.user.organisation)
-    except PortalError as exc:
+    except services.FilingInvalid as exc:
         fields: dict[str, list[str]] = {}
-        for column, reason in getattr(exc, "errors", []):
+        for column, reason in exc.errors:
             fields.setdefault(FIELD_OF.get(column, "non_field_errors"), []).append(reason)
         raise ValidationError(fields or exc.message) from exc
 
@@ -138,12 +137,7 @@ class FilingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def check(self, request):
         _denied(services.filer_denial(request.user))
         values = _values(request)
-        fact = checks.Facts(
-            key=0,
-            carrier_id=request.user.organisation_id,
-            carrier_province=request.user.organisation.province,
-            **{k: values[k] for k in checks.Facts.__dataclass_fields__ if k in values},
-        )
+        fact = checks.Facts.from_values(values, carrier=request.user.organisation)
         outcome = checks.run_one(fact)
         return Response(
             CheckResultSerializer({"checks": outcome.checks, "deadline": outcome.deadline}).data

@@ -309,6 +309,24 @@ class Facts:
     region: str = ""
 
     @classmethod
+    def from_values(cls, values: dict, *, carrier, key: Any = 0) -> Facts:
+        """Facts of values being typed or sent (importers.sms_filing.clean_values), before
+        anything is saved: what is missing or unreadable is left empty."""
+        texts = {
+            name: values.get(name) or ""
+            for name in cls.__dataclass_fields__
+            if name not in ("key", "carrier_id", "carrier_province", "start_at", "end_at")
+        }
+        return cls(
+            key=key,
+            carrier_id=carrier.pk,
+            carrier_province=carrier.province,
+            start_at=values.get("start_at") or None,
+            end_at=values.get("end_at") or None,
+            **texts,
+        )
+
+    @classmethod
     def of(cls, filing) -> Facts:
         return cls(
             key=filing.pk,

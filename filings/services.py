@@ -62,6 +62,17 @@ class FilingBlocked(PortalError):
         self.checks = checks_fired
 
 
+class FilingInvalid(PortalError):
+    """Values no filing may hold (the same rule as an uploaded row): ``errors`` lists every
+    (column, reason); ``field`` is the first column."""
+
+    code = "invalid_filing"
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        super().__init__(joined(reason for _, reason in errors), field=errors[0][0])
+        self.errors = errors
+
+
 # --- who may do what ----------------------------------------------------------------------
 
 
@@ -111,10 +122,7 @@ def values_from_columns(texts: dict[str, str], *, carrier: Organisation) -> dict
     first bad column (``field``: the column) and every problem in its message."""
     values, errors = clean_values(lambda c: str(texts.get(c) or ""), Context(carrier, carrier.name))
     if errors:
-        exc = PortalError(joined(reason for _, reason in errors), code="invalid_filing")
-        exc.field = errors[0][0]
-        exc.errors = errors
-        raise exc
+        raise FilingInvalid(errors)
     return values
 
 

@@ -120,28 +120,7 @@ def _live_context(request: HttpRequest, form: FilingForm) -> dict:
     that fires on them, and the deadline for the chosen start."""
     carrier = request.user.organisation
     values, errors = clean_values(form.column_texts().get, Context(carrier, carrier.name))
-    fact = checks.Facts(
-        key=0,
-        carrier_id=carrier.pk,
-        carrier_province=carrier.province,
-        **{
-            name: values.get(name) or ("" if name not in ("start_at", "end_at") else None)
-            for name in (
-                "sender_name",
-                "sender_credit_code",
-                "entrusting_name",
-                "entrusting_credit_code",
-                "signature",
-                "port",
-                "purpose",
-                "content",
-                "start_at",
-                "end_at",
-                "opt_out",
-                "region",
-            )
-        },
-    )
+    fact = checks.Facts.from_values(values, carrier=carrier)
     outcome = checks.run_one(fact)
     calendar_problem = next(
         (c["message"] for c in outcome.checks if c["code"] == "CALENDAR_MISSING"), ""
@@ -184,10 +163,11 @@ def _filing_form(request: HttpRequest, filing: SmsFiling | None) -> HttpResponse
                 filing = services.filing_create(actor=request.user, carrier=carrier, values=values)
             else:
                 filing = services.filing_amend(actor=request.user, filing=filing, values=values)
+        except services.FilingInvalid as exc:
+            for column, reason in exc.errors:
+                form.add_error(sms_filing.FIELD_OF[column], reason)
         except PortalError as exc:
-            for column, reason in getattr(exc, "errors", [(None, exc.message)]):
-                field = sms_filing.FIELD_OF.get(column) if column else None
-                form.add_error(field if field in form.fields else None, reason)
+            form.add_error(None, exc.message)
         else:
             if action == "submit":
                 return _submit(request, filing)
