@@ -67,4 +67,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
     path("", include("oversight.urls")),
+    path("", include("filings.urls")),
 ]
