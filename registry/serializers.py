@@ -4,7 +4,6 @@ the 号码登记表 column names (forms.md §1) that services.number_register va
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,6 +18,10 @@ KIND_CODES = {
     **{kind.value: label for kind, label in numbers.KIND_LABELS.items()},
     "sub_port": "子端口",
 }
+# What the API accepts for 用途 / 委托类型 and 号码类型: the English code or its Chinese
+# label, exactly (the schema's enum; issue 17 §2).
+PURPOSE_CHOICES = [*Purpose.choices, *((label, label) for label in Purpose.labels)]
+NUMBER_KIND_CHOICES = [*KIND_CODES.items(), *((label, label) for label in KIND_CODES.values())]
 
 
 def purpose_label(value: str) -> str:
@@ -45,6 +48,22 @@ def purpose_code(value: str) -> str:
     return str(code)
 
 
+@extend_schema_field(
+    {
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}],
+        "nullable": True,
+    }
+)
+class OptionalDateField(serializers.DateField):
+    """A date that may be left empty: ``null`` in JSON, an empty string in a form (which has
+    no null), both meaning none."""
+
+    def to_internal_value(self, value):
+        if value == "":
+            return None
+        return super().to_internal_value(value)
+
+
 class InstitutionBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -66,7 +85,9 @@ class NumberSerializer(serializers.ModelSerializer):
     shared = serializers.SerializerMethodField(
         help_text="多机构登记：其他机构也登记在用该号码（不含同一合作单位），由通信管理局核实"
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="登记人用户名"
+    )
 
     class Meta:
         model = RegisteredNumber
@@ -116,16 +137,18 @@ class NumberWriteSerializer(serializers.Serializer):
     """One row of the 号码登记表 with English names; validated in meaning by the service."""
 
     number = serializers.CharField(max_length=64, help_text="号码（任意常见写法，保存为纯数字）")
-    kind = serializers.CharField(
+    kind = serializers.ChoiceField(
+        choices=NUMBER_KIND_CHOICES,
         required=False,
         allow_blank=True,
-        help_text="号码类型：mobile/landline/short/tollfree/sms_port/sub_port 或中文；留空自动识别",
+        help_text="号码类型：英文代码或中文名称；留空自动识别",
     )
     main_port = serializers.CharField(
         required=False, allow_blank=True, max_length=64, help_text="所属主端口（子端口必填）"
     )
-    purpose = serializers.CharField(
-        help_text="用途：marketing / collection / both，或 营销 / 催收 / 营销及催收"
+    purpose = serializers.ChoiceField(
+        choices=PURPOSE_CHOICES,
+        help_text="用途：marketing / collection / both，或 营销 / 催收 / 营销及催收",
     )
     user_name = serializers.CharField(
         max_length=200, help_text="使用单位：本机构、分支机构或合作单位名称"
@@ -203,7 +226,7 @@ class PartnerSerializer(serializers.ModelSerializer):
     def get_has_document(self, obj: Partner) -> bool:
         return bool(obj.document)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_document_url(self, obj: Partner) -> str | None:
         if not obj.document:
             return None
@@ -219,14 +242,17 @@ class PartnerSerializer(serializers.ModelSerializer):
 class PartnerWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, help_text="合作单位名称")
     credit_code = serializers.CharField(max_length=40, help_text="统一社会信用代码")
-    kind = serializers.CharField(
-        help_text="委托类型：marketing / collection / both，或 营销 / 催收 / 营销及催收"
+    kind = serializers.ChoiceField(
+        choices=PURPOSE_CHOICES,
+        help_text="委托类型：marketing / collection / both，或 营销 / 催收 / 营销及催收",
     )
     document_number = serializers.CharField(
         required=False, allow_blank=True, max_length=64, help_text="委托书编号"
     )
     valid_from = serializers.DateField(help_text="委托起始日期")
-    valid_to = serializers.DateField(required=False, allow_null=True, help_text="委托截止日期")
+    valid_to = OptionalDateField(
+        required=False, allow_null=True, help_text="委托截止日期；null 或空字符串为长期"
+    )
     contact = serializers.CharField(
         required=False, allow_blank=True, max_length=100, help_text="联系人及电话"
     )

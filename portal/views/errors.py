@@ -46,11 +46,26 @@ def error_403(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "403.html", {"reason": reason}, status=403)
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
 def error_404(request: HttpRequest, exception=None) -> HttpResponse:
+    if _is_api(request):
+        # A path no API route matches (``/api/registry/imports/0.5/``) answers in the one
+        # error shape too, never a page (issue 17 §1).
+        from ..api import error_body
+
+        return JsonResponse(error_body("not_found", "未找到"), status=404)
     return render(request, "404.html", status=404)
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        # Outside DRF's handler (a middleware failed): still JSON with the request id.
+        from ..api import server_error_body
+
+        return JsonResponse(server_error_body(request), status=500)
     # No context processors: the database may be what failed.
     from django.template import loader
 
