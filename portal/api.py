@@ -104,6 +104,19 @@ def exception_handler(exc, context):
     return response
 
 
+class TextField(serializers.CharField):
+    """A string field for request bodies that takes only a string: DRF's CharField turns
+    ``0`` into ``"0"``, which the schema (``type: string``) says is refused (schemathesis,
+    issue 17). A form encoding sends strings anyway."""
+
+    default_error_messages = {"not_a_string": "应为字符串"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
 class OrganisationBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -139,7 +152,7 @@ class DeadlineSerializer(serializers.Serializer):
 
 
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# ASCII digits: a JSON Schema "\\d" is [0-9], a Python one any Unicode digit.
+# ASCII digits: in a JSON Schema pattern \d is [0-9], in a Python one any Unicode digit.
 QUARTER_PATTERN = r"^[0-9]{4}Q[1-4]$"
 QUARTER = re.compile(QUARTER_PATTERN)
 
@@ -158,7 +171,7 @@ def _quarter(text: str) -> tuple[int, int]:
         year, quarter = workdays.parse_quarter(text)
     except ValueError as exc:
         raise PortalError(str(exc), code="bad_date", field="quarter") from exc
-    if not QUARTER.fullmatch(text):  # parse_quarter forgives 2026q2 and 2026-Q2; the API not
+    if not QUARTER.fullmatch(text):  # parse_quarter forgives 2026q2 and 2026-Q2, the API does not
         raise PortalError(f"季度格式应为 2026Q2，实际为“{text}”", code="bad_date", field="quarter")
     if year < 1:
         raise workdays.CalendarYearMissing(year)

@@ -4,9 +4,10 @@ the 号码登记表 column names (forms.md §1) that services.number_register va
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from portal.api import TextField
 from portal.spreadsheets.api import UploadJobSerializer
 from portal.spreadsheets.reader import fold
 
@@ -133,38 +134,54 @@ class NumberSerializer(serializers.ModelSerializer):
         return obj.shared
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "本机构营销号码",
+            request_only=True,
+            value={
+                "number": "13912345678",
+                "purpose": "marketing",
+                "user_name": "本机构",
+                "carrier": "中国移动",
+                "valid_from": "2026-01-01",
+                "valid_to": None,
+            },
+        )
+    ]
+)
 class NumberWriteSerializer(serializers.Serializer):
     """One row of the 号码登记表 with English names; validated in meaning by the service."""
 
-    number = serializers.CharField(max_length=64, help_text="号码（任意常见写法，保存为纯数字）")
+    number = TextField(max_length=64, help_text="号码（任意常见写法，保存为纯数字）")
     kind = serializers.ChoiceField(
         choices=NUMBER_KIND_CHOICES,
         required=False,
         allow_blank=True,
         help_text="号码类型：英文代码或中文名称；留空自动识别",
     )
-    main_port = serializers.CharField(
+    main_port = TextField(
         required=False, allow_blank=True, max_length=64, help_text="所属主端口（子端口必填）"
     )
     purpose = serializers.ChoiceField(
         choices=PURPOSE_CHOICES,
         help_text="用途：marketing / collection / both，或 营销 / 催收 / 营销及催收",
     )
-    user_name = serializers.CharField(
+    user_name = TextField(
         max_length=200, help_text="使用单位：本机构、分支机构或合作单位名称"
     )
-    user_credit_code = serializers.CharField(
+    user_credit_code = TextField(
         required=False, allow_blank=True, max_length=18, help_text="使用单位统一社会信用代码"
     )
-    carrier = serializers.CharField(max_length=100, help_text="电信运营商")
-    document_number = serializers.CharField(
+    carrier = TextField(max_length=100, help_text="电信运营商")
+    document_number = TextField(
         required=False, allow_blank=True, max_length=64, help_text="委托书编号"
     )
     valid_from = serializers.DateField(help_text="合作起始日期")
     valid_to = serializers.DateField(
         required=False, allow_null=True, help_text="合作截止日期，空为长期"
     )
-    remark = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    remark = TextField(required=False, allow_blank=True, max_length=500)
 
     def validate_purpose(self, value: str) -> str:
         return purpose_label(value)
@@ -173,9 +190,18 @@ class NumberWriteSerializer(serializers.Serializer):
         return KIND_CODES.get(value.strip(), value.strip())
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "合作到期终止",
+            request_only=True,
+            value={"end_date": "2026-12-31", "reason": "合作到期"},
+        )
+    ]
+)
 class NumberEndSerializer(serializers.Serializer):
     end_date = serializers.DateField(help_text="终止日期")
-    reason = serializers.CharField(max_length=200, help_text="终止原因")
+    reason = TextField(max_length=200, help_text="终止原因")
 
 
 class NumberVersionSerializer(NumberSerializer):
@@ -239,21 +265,36 @@ class PartnerSerializer(serializers.ModelSerializer):
         return obj.numbers.filter(status="active").count()
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "委托催收公司",
+            request_only=True,
+            value={
+                "name": "杭州示例催收服务有限公司",
+                "credit_code": "91330100MA2PART033",
+                "kind": "collection",
+                "valid_from": "2026-01-01",
+                "valid_to": "2027-12-31",
+            },
+        )
+    ]
+)
 class PartnerWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, help_text="合作单位名称")
-    credit_code = serializers.CharField(max_length=40, help_text="统一社会信用代码")
+    name = TextField(max_length=200, help_text="合作单位名称")
+    credit_code = TextField(max_length=40, help_text="统一社会信用代码")
     kind = serializers.ChoiceField(
         choices=PURPOSE_CHOICES,
         help_text="委托类型：marketing / collection / both，或 营销 / 催收 / 营销及催收",
     )
-    document_number = serializers.CharField(
+    document_number = TextField(
         required=False, allow_blank=True, max_length=64, help_text="委托书编号"
     )
     valid_from = serializers.DateField(help_text="委托起始日期")
     valid_to = OptionalDateField(
         required=False, allow_null=True, help_text="委托截止日期；null 或空字符串为长期"
     )
-    contact = serializers.CharField(
+    contact = TextField(
         required=False, allow_blank=True, max_length=100, help_text="联系人及电话"
     )
     document = serializers.FileField(

@@ -563,3 +563,15 @@ def test_an_empty_valid_to_in_a_form_is_none(client_for, inst_alice):
 def test_a_partner_without_a_document_has_a_null_url(client_for, inst_alice, alice_partner):
     body = client_for(inst_alice).get(f"{PARTNERS}{alice_partner.pk}/").json()
     assert body["has_document"] is (body["document_url"] is not None)
+
+
+def test_a_text_field_takes_a_string_only(client_for, inst_alice):
+    """schemathesis (issue 17): ``"remark": 0`` was stored as "0" though the schema says
+    string."""
+    client = client_for(inst_alice)
+    response = client.post(NUMBERS, {**NEW_NUMBER, "remark": 0}, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"remark": ["应为字符串"]}
+    response = client.post(PARTNERS, {**NEW_PARTNER, "contact": 0}, content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["contact"]
