@@ -167,9 +167,7 @@ class NumberWriteSerializer(serializers.Serializer):
         choices=PURPOSE_CHOICES,
         help_text="用途：marketing / collection / both，或 营销 / 催收 / 营销及催收",
     )
-    user_name = TextField(
-        max_length=200, help_text="使用单位：本机构、分支机构或合作单位名称"
-    )
+    user_name = TextField(max_length=200, help_text="使用单位：本机构、分支机构或合作单位名称")
     user_credit_code = TextField(
         required=False, allow_blank=True, max_length=18, help_text="使用单位统一社会信用代码"
     )
@@ -294,9 +292,7 @@ class PartnerWriteSerializer(serializers.Serializer):
     valid_to = OptionalDateField(
         required=False, allow_null=True, help_text="委托截止日期；null 或空字符串为长期"
     )
-    contact = TextField(
-        required=False, allow_blank=True, max_length=100, help_text="联系人及电话"
-    )
+    contact = TextField(required=False, allow_blank=True, max_length=100, help_text="联系人及电话")
     document = serializers.FileField(
         required=False, allow_null=True, help_text="委托书文件：PDF/JPG/PNG/OFD，不超过 10 MB"
     )
