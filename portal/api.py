@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -60,6 +61,9 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
     return body
 
 
+BAD_REQUEST = "请求无法处理：请检查请求的格式与大小"
+
+
 def server_error_body(request) -> dict:
     """A 500's body: no detail of the failure, the request id the log line carries."""
     rid = getattr(request, "request_id", "")
@@ -77,6 +81,9 @@ def exception_handler(exc, context):
         return Response(error_body(exc.code, exc.message, fields), status=exc.status)
     if isinstance(exc, workdays.CalendarYearMissing):
         return Response(error_body(exc.code, exc.message), status=409)
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a body past the limit ...
+        log.warning("API request refused: %s", exc)
+        return Response(error_body("bad_request", BAD_REQUEST), status=400)
     response = drf_exception_handler(exc, context)
     if response is None:
         log.exception("API error %s %s", context["request"].method, context["request"].path)

@@ -27,7 +27,7 @@ from .filters import ID_SCHEMA
 
 ERROR_DESCRIPTIONS = {
     "400": "请求不符合接口约定或登记规则：code 为 invalid（fields 指明每个字段的错误）、"
-    "parse_error（请求内容无法解析）、bad_date 等",
+    "parse_error（请求内容无法解析）、bad_date、bad_request（请求过大等）",
     "401": "未认证：not_authenticated（未提供令牌或未登录）、token_invalid、token_expired、"
     "token_revoked、token_malformed、user_inactive、session_expired",
     "403": "无权限：forbidden、viewer_read_only（查看角色只读）、not_institution、"

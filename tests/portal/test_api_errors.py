@@ -75,6 +75,22 @@ def test_a_server_error_outside_the_api_handler_is_json(rf):
     assert error_500(rf.get("/registry/"))["Content-Type"].startswith("text/html")
 
 
+def test_what_django_refuses_before_the_api_is_json_too(rf):
+    """A 400 or 403 that Django answers itself (a request too large, a permission refused
+    outside DRF) has the one shape under /api/, and stays a page elsewhere."""
+    from django.core.exceptions import PermissionDenied
+
+    from portal.views.errors import error_400, error_403
+
+    bad = error_400(rf.post("/api/registry/imports/"), exception=ValueError())
+    assert bad.status_code == 400 and json.loads(bad.content)["code"] == "bad_request"
+    refused = error_403(rf.get("/api/me/"), exception=PermissionDenied("只读"))
+    assert json.loads(refused.content) == {"code": "forbidden", "detail": "只读"}
+    assert error_400(rf.get("/registry/"), exception=ValueError())["Content-Type"].startswith(
+        "text/html"
+    )
+
+
 def test_a_password_still_to_change(client_for, inst_alice):
     inst_alice.must_change_password = True
     inst_alice.save(update_fields=["must_change_password"])
@@ -157,6 +173,17 @@ def test_drf_errors_get_a_stable_code(rf, exc, status, code):
     response = exception_handler(exc, {"request": rf.get("/api/x/"), "view": None})
     assert response.status_code == status
     assert response.data["code"] == code and not response.data["detail"].isascii()
+
+
+def test_a_request_django_calls_suspicious_is_400(client_for, inst_alice, monkeypatch):
+    from django.core.exceptions import RequestDataTooBig
+
+    def too_big(self, request, *args, **kwargs):
+        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+
+    monkeypatch.setattr(registry_api.NumberViewSet, "create", too_big)
+    response = client_for(inst_alice).post(NUMBERS, {}, content_type="application/json")
+    shape(response, 400, "bad_request")
 
 
 def test_a_server_error_is_json_with_the_request_id(client_for, inst_alice, monkeypatch, caplog):
