@@ -9,14 +9,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from portal.errors import PortalError
 from portal.filters import BooleanFilter, IdFilter
+from portal.permissions import OrganisationKinds
 from portal.spreadsheets.api import UploadJobFilter, UploadJobViewSet
 
 from . import selectors, services
@@ -51,17 +50,10 @@ def require_writer(user, institution_id: int | None = None) -> None:
         raise denial
 
 
-class RegistryReader(BasePermission):
+class RegistryReader(OrganisationKinds):
     """Carriers have no registry (the pages are a 404): neither has the API (issue 10 §6)."""
 
-    denies_with_404 = True  # portal.schema documents the 404 on every operation
-
-    def has_permission(self, request, view) -> bool:
-        if not hasattr(view, request.method.lower()):
-            return True  # a method the resource does not have: DRF answers 405 with Allow
-        if request.user.is_authenticated and request.user.kind not in selectors.READERS:
-            raise NotFound
-        return True
+    kinds = selectors.READERS
 
 
 def _with_api_field(exc: PortalError) -> PortalError:
