@@ -59,7 +59,7 @@ integration: venv
 
 # The API against its OpenAPI schema (schemathesis, every operation, every check) on a live
 # server with the demo data, as each role and as two institutions (.ci/api-contract).
-# API_CONTRACT_EXAMPLES bounds the examples per operation (default 8).
+# API_CONTRACT_EXAMPLES bounds the examples per operation (default 12).
 api-contract: venv
 	@bash .ci/api-contract
 
