@@ -122,7 +122,9 @@ class PortalAutoSchema(AutoSchema):
         for status, response in responses.items():
             if status[0] in "45":  # every error has the one shape, whatever a view declared
                 response["content"] = content
-                response["description"] = response.get("description") or ERROR_DESCRIPTIONS[status]
+                response["description"] = response.get("description") or ERROR_DESCRIPTIONS.get(
+                    status, "错误：code 与 detail 说明原因"
+                )
             elif not response.get("description"):
                 response["description"] = SUCCESS_DESCRIPTIONS.get(status, "成功")
         operation["responses"] = dict(sorted(responses.items()))
