@@ -408,10 +408,10 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/min"),
         "user": os.environ.get("API_THROTTLE_USER", "600/min"),
     },
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["portal.filters.FilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "portal.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -437,6 +437,11 @@ SPECTACULAR_SETTINGS = {
         "SmsPurposeEnum": "filings.models.SmsPurpose",
         "FilingQualificationEnum": "filings.models.Qualification",
         "FilingDecisionEnum": "filings.serializers.DECISIONS",
+        # What a write accepts: the code or its Chinese label (registry/serializers.py).
+        "PurposeInputEnum": "registry.serializers.PURPOSE_CHOICES",
+        "NumberKindInputEnum": "registry.serializers.NUMBER_KIND_CHOICES",
+        "OrganisationKindEnum": "portal.models.OrgKind",
+        "RoleEnum": "portal.models.Role",
     },
 }
 

@@ -24,6 +24,7 @@ from portal.views import paginate, require_kind, stored_file_response
 from . import exports, selectors, services
 from .forms import (
     CARRIERS,
+    DOCUMENT_TYPES,
     EndForm,
     ImportForm,
     NumberForm,
@@ -343,7 +344,12 @@ def partner_document(request: HttpRequest, pk: int) -> FileResponse:
 def partner_document_response(partner: Partner) -> FileResponse:
     """The page's and the API's one download of an entrustment document."""
     name = partner.document_name or os.path.basename(partner.document.name or "")
-    return stored_file_response(partner.document, filename=name)
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return stored_file_response(
+        partner.document,
+        filename=name,
+        content_type=DOCUMENT_TYPES.get(suffix, "application/octet-stream"),
+    )
 
 
 # --- imports -------------------------------------------------------------------------------
