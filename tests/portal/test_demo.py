@@ -27,8 +27,11 @@ def test_load_demo_twice_is_idempotent():
     assert after_first[1] == before[1] + 5
     # one organisation.create + one user.create each, rita's TOTP device (auth.totp_enable),
     # then the registry's demo partners (2) and numbers (11: one also registered by both
-    # banks), each audited like any other
-    assert after_first[2] == before[2] + 10 + 1 + 2 + 11
+    # banks), each audited like any other; carol's previous-quarter report: v1 created with
+    # 6 lines, submitted, returned; v2 from it, one line changed, submitted, accepted; each
+    # submit and decision notifies (notice.send)
+    reports = (1 + 6 + 1 + 1) + (1 + 1) + (1 + 1 + 1 + 1) + (1 + 1)
+    assert after_first[2] == before[2] + 10 + 1 + 2 + 11 + reports
 
     call_command("load_demo", "--force", "--json", stdout=StringIO())
     assert counts() == after_first
@@ -49,6 +52,23 @@ def test_demo_logins_work(client):
 
     response = client.post("/accounts/login/", {"username": "alice", "password": DEMO_PASSWORD})
     assert response["Location"] == "/"
+
+
+def test_demo_has_both_sides_of_the_quarterly_report(client):
+    """Issue 11: carol's carrier has the previous quarter's accepted report (after a
+    returned first version) and nothing yet for the current quarter."""
+    from django.utils import timezone
+
+    from portal.workdays import quarter_of
+    from registry.models import ServiceReport
+
+    call_command("load_demo", "--force", stdout=StringIO())
+    carol = User.objects.get(username="carol")
+    reports = ServiceReport.objects.filter(carrier=carol.organisation).order_by("version")
+    assert [r.status for r in reports] == ["returned", "accepted"]
+    assert reports[1].line_count == 6 and reports[1].flagged_count == 1
+    year, quarter = quarter_of(timezone.localdate())
+    assert not reports.filter(year=year, quarter=quarter).exists()
 
 
 def test_refuses_without_debug_or_force(settings):

@@ -70,6 +70,7 @@ class Command(BaseCommand):
                 if username == "rita" and not user.totp_enabled:
                     accounts.totp_provision(actor=SYSTEM, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)
+            registry_demo.load_reports(orgs)
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return
