@@ -397,33 +397,67 @@ def _shown(column: str, value) -> str:
     return str(value)
 
 
+PAIRS = "registry_report_compare"
+
+
+def _pairs_sql() -> str:
+    """The lines that differ between two versions, as (old line id, new line id) pairs: only
+    in the new one (aid NULL), only in the old one (bid NULL), or in both with another
+    fingerprint. One pass over the narrow columns: a full hash join on PostgreSQL; SQLite
+    (which gained FULL JOIN only in 3.39) a left join and an anti-join."""
+    narrow = f"SELECT id, number, fingerprint FROM {LINES} WHERE report_id = %s"  # noqa: S608
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT a.id AS aid, b.id AS bid FROM ({narrow}) a FULL OUTER JOIN ({narrow}) b"  # noqa: S608
+            " ON a.number = b.number"
+            " WHERE a.id IS NULL OR b.id IS NULL OR a.fingerprint <> b.fingerprint"
+        )
+    return (
+        f"SELECT a.id AS aid, b.id AS bid FROM {LINES} a LEFT JOIN {LINES} b"  # noqa: S608
+        " ON b.report_id = %s AND b.number = a.number"
+        " WHERE a.report_id = %s AND (b.id IS NULL OR a.fingerprint <> b.fingerprint)"
+        f" UNION ALL SELECT NULL, b.id FROM {LINES} b WHERE b.report_id = %s AND NOT EXISTS ("
+        f"SELECT 1 FROM {LINES} a WHERE a.report_id = %s AND a.number = b.number)"
+    )
+
+
 def report_compare(
     *, old: ServiceReport, new: ServiceReport, limit: int = COMPARE_LIMIT
 ) -> Comparison:
     """Compare two versions set-based in SQL (issue 11 §4): lines added (in ``new`` only),
-    ended (in ``old`` only) and changed (both, another fingerprint), with per-field counts;
-    only the first ``limit`` lines of each kind come back to Python to be shown field by
-    field. Both reports come from ``reports_visible(user)``."""
+    ended (in ``old`` only) and changed (in both, another fingerprint), with per-field counts
+    of the changes. One pass over both versions finds the differing pairs (a temporary
+    table: as small as the difference); the counts and the first ``limit`` lines of each
+    kind, field by field, come from it. Both reports come from ``reports_visible(user)``."""
+    from django.db import transaction
+
+    from portal.spreadsheets.staging import drop_batch_table
+
     limit = max(0, min(int(limit), COMPARE_LIMIT_MAX))
-    cols = ", ".join(f"x.{c}" for c in LINE_FIELDS)
-    only_in = (
-        f"FROM {LINES} x WHERE x.report_id = %s AND NOT EXISTS ("  # noqa: S608 - constants
-        f"SELECT 1 FROM {LINES} y WHERE y.report_id = %s AND y.number = x.number)"
-    )
-    joined = (
-        f"FROM {LINES} a JOIN {LINES} b ON b.report_id = %s AND b.number = a.number "
-        "WHERE a.report_id = %s AND a.fingerprint <> b.fingerprint"
-    )
+    postgres = connection.vendor == "postgresql"
+    params = [old.pk, new.pk] if postgres else [new.pk, old.pk, new.pk, old.pk]
     per_field = ", ".join(
         f"COALESCE(SUM(CASE WHEN {_same(c)} THEN 0 ELSE 1 END), 0)" for c, _ in COMPARE_FIELDS
     )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) {only_in}", [new.pk, old.pk])  # noqa: S608
-        added = cursor.fetchone()[0]
-        cursor.execute(f"SELECT COUNT(*) {only_in}", [old.pk, new.pk])  # noqa: S608
-        ended = cursor.fetchone()[0]
-        cursor.execute(f"SELECT COUNT(*), {per_field} {joined}", [new.pk, old.pk])  # noqa: S608
-        changed, *field_counts = cursor.fetchone()
+    both = f"FROM {PAIRS} p JOIN {LINES} a ON a.id = p.aid JOIN {LINES} b ON b.id = p.bid"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if postgres:
+            # One hash of the narrow columns of a version (500,000 lines: about 60 MB) kept
+            # in memory; no JIT compile for one statement.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+            cursor.execute("SET LOCAL jit = off")
+        drop_batch_table(PAIRS)
+        on_commit = " ON COMMIT DROP" if postgres else ""
+        cursor.execute(f"CREATE TEMPORARY TABLE {PAIRS}{on_commit} AS {_pairs_sql()}", params)
+        cursor.execute(
+            "SELECT COALESCE(SUM(CASE WHEN aid IS NULL THEN 1 ELSE 0 END), 0),"  # noqa: S608
+            " COALESCE(SUM(CASE WHEN bid IS NULL THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN aid IS NOT NULL AND bid IS NOT NULL THEN 1 ELSE 0 END), 0)"
+            f" FROM {PAIRS}"
+        )
+        added, ended, changed = (int(n) for n in cursor.fetchone())
+        cursor.execute(f"SELECT {per_field} {both}")  # noqa: S608
+        field_counts = cursor.fetchone()
         result = Comparison(
             old=old,
             new=new,
@@ -435,12 +469,17 @@ def report_compare(
                 name: int(n) for (name, _), n in zip(COMPARE_FIELDS, field_counts, strict=True)
             },
         )
-        if not limit:
-            return result
-        for target, first, second in (("added_lines", new, old), ("ended_lines", old, new)):
+        cols = ", ".join(f"x.{c}" for c in LINE_FIELDS)
+        for target, side, other, count in (
+            ("added_lines", "bid", "aid", added),
+            ("ended_lines", "aid", "bid", ended),
+        ):
+            if not (limit and count):
+                continue
             cursor.execute(
-                f"SELECT {cols} {only_in} ORDER BY x.number LIMIT %s",  # noqa: S608
-                [first.pk, second.pk, limit],
+                f"SELECT {cols} FROM {PAIRS} p JOIN {LINES} x ON x.id = p.{side}"  # noqa: S608
+                f" WHERE p.{other} IS NULL ORDER BY x.number LIMIT %s",
+                [limit],
             )
             setattr(
                 result,
@@ -450,21 +489,23 @@ def report_compare(
                     for row in cursor.fetchall()
                 ],
             )
-        both = ", ".join(
-            [f"a.{c}" for c, _ in COMPARE_FIELDS] + [f"b.{c}" for c, _ in COMPARE_FIELDS]
-        )
-        cursor.execute(
-            f"SELECT a.number, {both} {joined} ORDER BY a.number LIMIT %s",  # noqa: S608
-            [new.pk, old.pk, limit],
-        )
-        n = len(COMPARE_FIELDS)
-        for number, *values in cursor.fetchall():
-            changes = [
-                {"field": name, "label": label, "old": _shown(name, a), "new": _shown(name, b)}
-                for (name, label), a, b in zip(COMPARE_FIELDS, values[:n], values[n:], strict=True)
-                if a != b
-            ]
-            result.changed_lines.append({"number": number, "changes": changes})
+        if limit and changed:
+            values = ", ".join(
+                [f"a.{c}" for c, _ in COMPARE_FIELDS] + [f"b.{c}" for c, _ in COMPARE_FIELDS]
+            )
+            cursor.execute(
+                f"SELECT a.number, {values} {both} ORDER BY a.number LIMIT %s",  # noqa: S608
+                [limit],
+            )
+            n = len(COMPARE_FIELDS)
+            for number, *row in cursor.fetchall():
+                changes = [
+                    {"field": name, "label": label, "old": _shown(name, a), "new": _shown(name, b)}
+                    for (name, label), a, b in zip(COMPARE_FIELDS, row[:n], row[n:], strict=True)
+                    if a != b
+                ]
+                result.changed_lines.append({"number": number, "changes": changes})
+        drop_batch_table(PAIRS)
     return result
 
 
