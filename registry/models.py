@@ -493,8 +493,16 @@ class ServiceReportLine(models.Model):
     its check character is kept and flagged (``*_match``), never refused: the
     administration may need to add that organisation (issue 11 §1)."""
 
+    # No database constraint on the report (on_delete still holds in the ORM): an upload
+    # copies up to a million lines whose report is one value, checked once by the upload
+    # (locked in ReportStaging.begin); a per-row foreign-key trigger would cost more than
+    # the COPY. Its index is the unique (report, number) one below.
     report = models.ForeignKey(
-        ServiceReport, on_delete=models.CASCADE, related_name="lines", db_index=False
+        ServiceReport,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
     )
     row_no = models.IntegerField("原行号", default=0)
     number = models.CharField("号码", max_length=20)
