@@ -213,16 +213,10 @@ def validate_cells(cells: list[str], columns: dict[str, int], ctx: Context) -> R
     return validate_row(get, ctx)
 
 
-def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
-    """Validate one row completely; every problem is named (forms.md: strict in meaning).
-
-    ``get(column)`` returns the cell text of a canonical column ('' when absent). The
-    columns that describe *how* a number is used (purpose, user, carrier, period...) repeat
-    from row to row in any real register, so their validation is cached per distinct
-    combination in ``ctx``; the number itself is checked on every row.
-    """
-    errors: list[tuple[str, str]] = []
-
+def validate_number(get: Callable[[str], str], errors: list) -> tuple[str, str | None, object, str]:
+    """The 号码 / 号码类型 / 所属主端口 cells of a row, as every form that lists numbers reads
+    them (forms.md §1, §2): ``(raw, number, kind, main_port)``, problems appended to
+    ``errors``. A sub-port names its main port, which must be its prefix."""
     raw = get(NUMBER)
     number, kind, error = numbers.classify(raw) if raw else (None, None, f"{NUMBER}不能为空")
     if error:
@@ -260,6 +254,20 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
             errors.append((MAIN_PORT, "只有短信子端口才填写所属主端口"))
     elif wants_sub_port:
         errors.append((MAIN_PORT, "子端口须填写所属主端口"))
+
+    return raw, number, kind, main_port
+
+
+def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
+    """Validate one row completely; every problem is named (forms.md: strict in meaning).
+
+    ``get(column)`` returns the cell text of a canonical column ('' when absent). The
+    columns that describe *how* a number is used (purpose, user, carrier, period...) repeat
+    from row to row in any real register, so their validation is cached per distinct
+    combination in ``ctx``; the number itself is checked on every row.
+    """
+    errors: list[tuple[str, str]] = []
+    raw, number, kind, main_port = validate_number(get, errors)
 
     key = tuple(get(column) for column in ATTRIBUTE_COLUMNS)
     cached = ctx.attribute_cache.get(key)

@@ -75,6 +75,7 @@ class Command(BaseCommand):
             registry_demo.load(orgs)
             oversight_demo.load()
             filing_demo.load(orgs)
+            registry_demo.load_reports(orgs)
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return
