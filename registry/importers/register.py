@@ -18,7 +18,8 @@ from django.utils import timezone
 from portal.creditcode import CreditCodeError, validate_credit_code
 from portal.models import OrgKind
 from portal.spreadsheets.form import Column, RowResult, SpreadsheetForm
-from portal.spreadsheets.reader import find_header, fold, parse_date
+from portal.spreadsheets.headers import find_header, fold
+from portal.spreadsheets.reader import parse_date
 from portal.spreadsheets.staging import copy_value as _copy_value
 
 from .. import numbers

@@ -19,15 +19,8 @@ from python_calamine import CalamineWorkbook
 
 from portal.spreadsheets.errors import write_error_workbook
 from portal.spreadsheets.files import FileFormat, FileRejected, inspect_upload
-from portal.spreadsheets.reader import (
-    cell_text,
-    column_letter,
-    find_header,
-    normalize_header,
-    parse_date,
-    parse_datetime,
-    read_rows,
-)
+from portal.spreadsheets.headers import column_letter, find_header, normalize_header
+from portal.spreadsheets.reader import cell_text, parse_date, parse_datetime, read_rows
 from portal.spreadsheets.xlsx import safe_cell
 
 REQUIRED = {"号码", "用途", "使用单位"}
