@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 from django.utils import timezone
 
@@ -190,6 +191,8 @@ class Context:
     partners: dict[str, Partner]  # by credit code
     today: dt.date
     attribute_cache: dict = field(default_factory=dict)
+    print_cache: dict = field(default_factory=dict)
+    row_plan: tuple | None = field(default=None, repr=False)
 
     @classmethod
     def for_institution(cls, institution, *, today: dt.date) -> Context:
@@ -219,15 +222,28 @@ def find_register_header(sheet):
     return find_header(sheet, required=REQUIRED, synonyms=SYNONYMS, optional=OPTIONAL)
 
 
+# The columns validate_row reads, in the order _validate takes them.
+ROW_COLUMNS = (NUMBER, KIND, MAIN_PORT, *ATTRIBUTE_COLUMNS)
+
+
+def _row_getter(columns: dict[str, int]):
+    """``cells`` (padded, see validate_cells) -> the texts of ROW_COLUMNS, in C
+    (operator.itemgetter); an absent column reads the padding cell at the end (-1)."""
+    width = max(columns.values(), default=-1) + 1
+    return width, itemgetter(*(columns.get(name, -1) for name in ROW_COLUMNS))
+
+
 def validate_cells(cells: list[str], columns: dict[str, int], ctx: Context) -> RowResult:
-    """``validate_row`` for one sheet row: ``columns`` maps canonical columns to indexes."""
-    n = len(cells)
-
-    def get(name: str) -> str:
-        index = columns.get(name)
-        return cells[index] if index is not None and index < n else ""
-
-    return validate_row(get, ctx)
+    """``validate_row`` for one sheet row: ``columns`` maps canonical columns to indexes
+    (the same dict for every row of a file: its getter is built once)."""
+    plan = ctx.row_plan
+    if plan is None or plan[0] is not columns:
+        plan = ctx.row_plan = (columns, *_row_getter(columns))
+    _, width, texts = plan
+    # At least one empty cell after the last: every column's index exists, and -1 is ''.
+    cells = cells + [""] * max(width + 1 - len(cells), 1)
+    raw, kind_label, main_raw, *attributes = texts(cells)
+    return _validate(raw, kind_label, main_raw, tuple(attributes), ctx)
 
 
 def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
@@ -238,14 +254,16 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
     from row to row in any real register, so their validation is cached per distinct
     combination in ``ctx``; the number itself is checked on every row.
     """
-    errors: list[tuple[str, str]] = []
+    key = tuple(get(column) for column in ATTRIBUTE_COLUMNS)
+    return _validate(get(NUMBER), get(KIND), get(MAIN_PORT), key, ctx)
 
-    raw = get(NUMBER)
+
+def _validate(raw: str, kind_label: str, main_raw: str, key: tuple, ctx: Context) -> RowResult:
+    errors: list[tuple[str, str]] = []
     number, kind, error = numbers.classify(raw) if raw else (None, None, f"{NUMBER}不能为空")
     if error:
         errors.append((NUMBER, error))
 
-    kind_label = get(KIND)
     wants_sub_port = False
     if kind_label:
         named, wants_sub_port = _kind_label(kind_label)
@@ -262,7 +280,6 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
             )
 
     main_port = ""
-    main_raw = get(MAIN_PORT)
     if main_raw:
         main, _main_kind, main_error = numbers.classify(main_raw)
         if main_error:
@@ -278,11 +295,11 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
     elif wants_sub_port:
         errors.append((MAIN_PORT, "子端口须填写所属主端口"))
 
-    key = tuple(get(column) for column in ATTRIBUTE_COLUMNS)
     cached = ctx.attribute_cache.get(key)
     if cached is None:
         if len(ctx.attribute_cache) >= _CACHE_LIMIT:
             ctx.attribute_cache.clear()
+            ctx.print_cache.clear()
         cached = ctx.attribute_cache[key] = _attributes(
             dict(zip(ATTRIBUTE_COLUMNS, key, strict=True)), ctx
         )
@@ -293,7 +310,16 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
         return RowResult(errors=errors, key=number)
     is_sub_port = bool(main_port)
     raw = str(raw)[:64]
-    print_ = fingerprint((kind, main_port, is_sub_port, attribute_print))
+    # The fingerprint depends on the number's kind and main port and on the usage
+    # columns, not on the number: one per distinct combination (sub-ports: per main port).
+    print_key = (kind, main_port, attribute_print)
+    print_ = ctx.print_cache.get(print_key)
+    if print_ is None:
+        if len(ctx.print_cache) >= _CACHE_LIMIT:
+            ctx.print_cache.clear()
+        print_ = ctx.print_cache[print_key] = fingerprint(
+            (kind, main_port, is_sub_port, attribute_print)
+        )
     values = (number, str(kind), raw, main_port, is_sub_port, *attributes, print_)
     tail = (
         f"{number}\t{kind}\t{raw if raw.isalnum() else _copy_value(raw)}\t{main_port}\t"
