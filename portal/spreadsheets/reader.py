@@ -43,6 +43,7 @@ from typing import NamedTuple
 from python_calamine import CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
 from . import extent as extents
+from . import streaming
 from .files import FileFormat, FileRejected
 
 __all__ = [
@@ -73,12 +74,16 @@ class ReadLimits:
 
     ``max_columns``: cells right of it are refused (xlsx: they would cost a dense range)
     or dropped with a warning (CSV); the other three bound calamine's dense range.
+    An xlsx sheet whose XML is larger than ``stream_bytes`` is read in pieces of about
+    ``piece_bytes`` (streaming.py), so its rows flow from the first one on.
     """
 
     max_columns: int = 1024
     max_dense_cells: int = 30_000_000
     sparse_floor: int = 1_000_000
     sparse_ratio: int = 20
+    stream_bytes: int = 8 * 1024 * 1024
+    piece_bytes: int = 16 * 1024 * 1024
 
 
 class Row(NamedTuple):
@@ -133,9 +138,16 @@ def cell_text(value: object) -> str:
     return str(value).strip()
 
 
+_strip = str.strip
+
+
 def _row_texts(row: list) -> list[str]:
-    # hot loop: str cells (the common case) are handled inline
-    return [c.strip() if type(c) is str else cell_text(c) for c in row]
+    # Hot loop. A row of text only (the common case) in C; any other cell raises TypeError
+    # there, and the row is converted cell by cell.
+    try:
+        return list(map(_strip, row))
+    except TypeError:
+        return [c.strip() if type(c) is str else cell_text(c) for c in row]
 
 
 # --------------------------------------------------------------------------------------
@@ -234,13 +246,47 @@ def _extent_limits(limits: ReadLimits) -> dict:
     }
 
 
-def _sheet_xml_size(path, name: str) -> int | None:
+def _sheet_xml(path, name: str) -> tuple[str | None, int | None]:
+    """The zip member of sheet ``name`` and its unpacked size (None, None: unknown)."""
     try:
         with zipfile.ZipFile(path) as zf:
             part = extents.sheet_part(zf, name)
-            return zf.getinfo(part).file_size if part else None
+            return (part, zf.getinfo(part).file_size) if part else (None, None)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, zlib.error):
+        return None, None
+
+
+def _pieces(path, part: str, name: str, index: int, limits: ReadLimits):
+    """The sheet read in pieces (streaming.py), or None when it cannot be."""
+    pieces = streaming.SheetPieces(
+        path,
+        part=part,
+        name=name,
+        index=index,
+        limits=_extent_limits(limits),
+        piece_bytes=limits.piece_bytes,
+    )
+    try:
+        pieces.head()
+    except streaming.NotPieceable:
         return None
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except BaseException:  # noqa: BLE001 - the whole-sheet read says what is wrong
+        return None
+    return pieces
+
+
+def _piece_rows(pieces) -> Iterator[Row]:
+    try:
+        for number, raw in pieces.rows():
+            cells = _row_texts(raw)
+            if any(cells):
+                yield Row(number, cells)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, FileRejected):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - includes pyo3's PanicException
+        raise _unreadable(exc) from None
 
 
 class _Check(threading.Thread):
@@ -340,11 +386,20 @@ def _read_workbook(path: str | PathLike[str], fmt: FileFormat, limits: ReadLimit
     if others:
         warnings.append(f"只读取第一个可见工作表“{name}”，已忽略其他工作表：{'、'.join(others)}")
 
+    empty = f"工作表“{name}”为空（只读取第一个可见工作表）"
     # The sheet's real extent, before calamine allocates its dense range (extent.py).
     check: _Check | None = None
     trimmed: Path | None = None
     if fmt is FileFormat.XLSX:
-        size = _sheet_xml_size(path, name)
+        part, size = _sheet_xml(path, name)
+        if part is not None and size is not None and size > limits.stream_bytes:
+            pieces = _pieces(path, part, name, chosen, limits)
+            if pieces is not None:  # a large sheet: in pieces, checked piece by piece
+                wb.close()
+                data = SheetData(
+                    format=fmt, sheet_name=name, warnings=warnings, total_rows=pieces.total_rows
+                )
+                return _peeked(data, _piece_rows(pieces), empty)
         check = _Check(path, name, limits)
         if size is None or size <= extents.EAGER_SCAN_BYTES:
             check.run()
@@ -380,7 +435,6 @@ def _read_workbook(path: str | PathLike[str], fmt: FileFormat, limits: ReadLimit
 
     total = end[0] + 1 if end is not None else 0
     data = SheetData(format=fmt, sheet_name=name, warnings=warnings, total_rows=total)
-    empty = f"工作表“{name}”为空（只读取第一个可见工作表）"
     if start is None:  # iter_rows() panics on an empty range
         raise FileRejected("empty_sheet", empty)
     return _peeked(data, _workbook_rows(sheet, start[1]), empty)
