@@ -559,42 +559,44 @@ class RowFeed:
         emit = self._queue.put
         pause = time.sleep
         every = self.yield_every
+        size = self.batch_size
+        rows = 0  # a local in the hot loop; self.rows follows every ``every`` rows
         try:
-            for row in self.data_rows:
-                if self._stop:
-                    break
-                if self.rows < 3 and spec.is_example(row.cells, columns):
-                    examples.append(row.number)  # the template's example, as downloaded
+            for number, cells in self.data_rows:
+                if rows < 3 and spec.is_example(cells, columns):
+                    examples.append(number)  # the template's example, as downloaded
                     continue
-                rows = self.rows = self.rows + 1
-                result = validate(row.cells, columns, ctx)
+                rows += 1
+                if not rows % every:
+                    self.rows = rows
+                    if self._stop:
+                        break
+                    pause(0)
+                    if not rows % PROGRESS_EVERY:
+                        self.progress(rows)
+                result = validate(cells, columns, ctx)
                 if result.errors:
                     with self._lock:
-                        bad.setdefault(row.number, []).extend(result.errors)
+                        bad.setdefault(number, []).extend(result.errors)
                     continue
                 key = result.key
                 if key is not None:
-                    first = first_rows.setdefault(key, row.number)
-                    if first != row.number:
+                    first = first_rows.setdefault(key, number)
+                    if first != number:
                         message = spec.duplicate_message.format(key=key, first=first)
                         with self._lock:
-                            bad.setdefault(row.number, []).append((key_column, message))
+                            bad.setdefault(number, []).append((key_column, message))
                         continue
-                batch.append(ValidRow(row.number, result))
+                valid = ValidRow(number, result)
+                batch.append(valid)
                 if head is not None:
                     tail = result.copy_tail
-                    if tail:
-                        lines.append(f"{head}{row.number}\t{tail}\n")
-                    else:
-                        lines.append(copy_line(head, batch[-1]))
-                if len(batch) >= self.batch_size:
+                    lines.append(f"{head}{number}\t{tail}\n" if tail else copy_line(head, valid))
+                if len(batch) >= size:
                     batch.copy_text = "".join(lines).encode()
                     emit((batch, not bad))
                     batch, lines = Batch(), []
-                if rows % every == 0:
-                    pause(0)
-                    if rows % PROGRESS_EVERY == 0:
-                        self.progress(rows)
+            self.rows = rows
             if batch and not self._stop:
                 batch.copy_text = "".join(lines).encode()
                 emit((batch, not bad))

@@ -34,7 +34,7 @@ from . import extent as extents
 
 __all__ = ["NotPieceable", "SheetPieces"]
 
-# The first piece is small, so the first rows come at once; then pieces grow to
+# The first piece is small, so the first rows come at once; then pieces grow (x4) to
 # ``piece_bytes`` (and to a few times the shared strings, which every piece parses again).
 FIRST_PIECE_BYTES = 256 * 1024
 READ_BYTES = 1024 * 1024
@@ -151,7 +151,7 @@ class SheetPieces:
                 if cut > 0:
                     yield buf[:cut]
                     buf = buf[cut:]
-                    target = self.piece_bytes
+                    target = min(target * 4, self.piece_bytes)
                 parts, size = [buf], len(buf)
 
     def _cut(self, buf: bytes) -> int:
