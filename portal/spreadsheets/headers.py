@@ -18,9 +18,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from .files import FileRejected
-from .reader import Row
+
+if TYPE_CHECKING:  # reader.py re-exports this module: no import of it at run time
+    from .reader import Row
 
 __all__ = [
     "HeaderMap",

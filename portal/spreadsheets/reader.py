@@ -46,13 +46,22 @@ from . import extent as extents
 from . import streaming
 from .files import FileFormat, FileRejected
 
+# Header matching lives in headers.py; named here too for the callers that read rows and
+# match their header from one import.
+from .headers import HeaderMap, column_letter, find_header, fold, normalize_header
+
 __all__ = [
+    "HeaderMap",
     "ReadLimits",
     "Row",
     "SheetData",
     "cell_text",
+    "column_letter",
     "detect_csv_delimiter",
     "detect_csv_encoding",
+    "find_header",
+    "fold",
+    "normalize_header",
     "parse_date",
     "parse_datetime",
     "read_csv_bytes",
