@@ -287,10 +287,19 @@ def _pieces(path, part: str, name: str, index: int, limits: ReadLimits):
 
 
 def _piece_rows(pieces) -> Iterator[Row]:
+    # A piece's rows are as wide as that piece's range: padded to the widest row so far
+    # (the header's, as a whole-sheet read would give them), so a form that indexes cells
+    # by the header's positions finds every one.
+    width = 0
     try:
         for number, raw in pieces.rows():
             cells = _row_texts(raw)
             if any(cells):
+                n = len(cells)
+                if n < width:
+                    cells += [""] * (width - n)
+                else:
+                    width = n
                 yield Row(number, cells)
     except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, FileRejected):
         raise

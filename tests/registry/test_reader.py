@@ -698,7 +698,8 @@ def test_a_sheet_read_in_pieces_gives_the_rows_of_a_whole_read(tmp_path, reading
     """Issue 9 item 8: a large sheet is read in pieces (streaming.py) so its rows flow from
     the first one on; every piece is parsed by calamine, so numbers, floats, dates (by the
     cell's number format), booleans, shared strings, merged title cells and formulas read
-    exactly as in a whole-sheet read (a piece's rows may only lack trailing empty cells)."""
+    exactly as in a whole-sheet read (rows are padded to the widest row so far, not to
+    one further right below them: only trailing empty cells may differ)."""
 
     def setup(wb, ws):
         ws.merge_cells("A1:F1")
