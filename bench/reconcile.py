@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - table and column names are this script's own constants
 """Cross-match benchmark (issue 13 item 7). A script, not a test.
 
     .venv/bin/python bench/reconcile.py [--numbers 1000000] [--repeat 3] [--sqlite-numbers 100000]
@@ -41,10 +42,10 @@ from import_numbers import OUT, fresh_database  # noqa: E402 - after the path
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/portal_bench_rec"
 AS_OF = dt.date(2026, 11, 20)
 CARRIERS = [
-    ("中国移动", "cmcc", "91330000MA2CAR0L09"),
-    ("中国联通", "unicom", "91330000MA2CAR0L2F"),
-    ("中国电信", "telecom", "91330000MA2CAR0L30"),
-    ("中国广电", "cbn", "91330000MA2CAR0L41"),
+    ("中国移动", "cmcc"),
+    ("中国联通", "unicom"),
+    ("中国电信", "telecom"),
+    ("中国广电", "cbn"),
 ]
 INSTITUTIONS = 200
 MAIN_PORTS = 5000
@@ -74,12 +75,12 @@ def setup_organisations() -> tuple[list[int], list[int], list[str]]:
         institutions.append(org.pk)
         codes.append(code)
     carriers = []
-    for name, network, code in CARRIERS:
+    for n, (name, network) in enumerate(CARRIERS):
         org, _ = accounts.organisation_create(
             actor=SYSTEM,
             kind="carrier",
             name=f"{name}浙江公司",
-            credit_code=code,
+            credit_code=credit_code("91330000MC", n),
             network=network,
         )
         carriers.append(org.pk)
@@ -380,16 +381,19 @@ def copy(cursor, table: str, columns: tuple, rows) -> None:
 
 REFERENCE_UNREGISTERED = """
     SELECT count(*) FROM (
-      SELECT DISTINCT l.number, o.id, s.carrier_id
+      SELECT DISTINCT l.number, l.object_org_id, s.carrier_id
       FROM registry_servicereportline l
       JOIN registry_servicereport s ON s.id = l.report_id
-      JOIN portal_organisation o ON o.id = l.object_org_id
       WHERE s.year = 2026 AND s.quarter = 4 AND s.status = 'accepted'
         AND NOT EXISTS (
           SELECT 1 FROM registry_registerednumber r
-          WHERE r.institution_id = o.id AND r.status = 'active'
-            AND r.number IN (
-              SELECT substr(l.number, 1, n) FROM generate_series(5, length(l.number)) n))
+          WHERE r.institution_id = l.object_org_id AND r.status = 'active'
+            AND r.number = l.number)
+        AND NOT (l.kind = 'sms_port' AND EXISTS (
+          SELECT 1 FROM generate_series(5, length(l.number) - 1) n
+          JOIN registry_registerednumber r
+            ON r.institution_id = l.object_org_id AND r.status = 'active'
+           AND r.number = substr(l.number, 1, n)))
     ) x
 """
 
@@ -415,6 +419,7 @@ def one_run(repeat: int) -> list[dict]:
             insert = steps[labels[unreg + 1]] - steps[labels[unreg]]
             transaction.set_rollback(True)
         entry = {
+            "steps": [(label, round(at, 3)) for label, at in result.steps],
             "seconds": result.seconds,
             "counts": result.counts,
             "unregistered_prepared": prepared + insert,
@@ -432,6 +437,7 @@ def one_run(repeat: int) -> list[dict]:
 def child(numbers: int, repeat: int) -> None:
     import django
 
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     django.setup()
     world = load_world(numbers)
     print(json.dumps({"world": world, "runs": one_run(repeat)}, ensure_ascii=False))
@@ -441,11 +447,12 @@ def run_child(env: dict, numbers: int, repeat: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(numbers), str(repeat)],
         env=env,
-        check=True,
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
+    if out.returncode:
+        sys.exit(out.stderr[-4000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -497,6 +504,7 @@ def main() -> None:
     )
     print(f"  findings: {json.dumps(runs[0]['counts'], ensure_ascii=False)}")
     print(f"  whole cross-match, median of {len(runs)}: {whole:.2f} s (goal <= 10 s)")
+    print_steps(runs[0])
     print(
         f"  UNREGISTERED (its tables + its statement): {ours:.2f} s; hand-written reference "
         f"anti-join: {ref:.2f} s ({runs[0]['reference_count']:,} rows vs "
@@ -506,6 +514,14 @@ def main() -> None:
     lite = run_child(sqlite_env(args.sqlite_numbers), args.sqlite_numbers, args.repeat)
     lite_whole = statistics.median(r["seconds"] for r in lite["runs"])
     print(f"  whole cross-match, median of {len(lite['runs'])}: {lite_whole:.2f} s (goal <= 10 s)")
+    print_steps(lite["runs"][0])
+
+
+def print_steps(entry: dict) -> None:
+    """Where the time went in the first run: each step and its duration."""
+    steps = [*entry["steps"], ("end", entry["seconds"])]
+    parts = [f"{label} {after - at:.2f}s" for (label, at), (_, after) in zip(steps, steps[1:])]
+    print("  steps: " + "; ".join(parts))
 
 
 if __name__ == "__main__":

@@ -136,7 +136,15 @@ def counted_reports(window: Window) -> list[dict]:
 
 # --- the temporary tables ---------------------------------------------------------------
 
-TEMP_TABLES = ("rec_len", "rec_reg", "rec_line", "rec_pref", "rec_pair", "rec_complaint")
+TEMP_TABLES = (
+    "rec_len",
+    "rec_reg",
+    "rec_line",
+    "rec_pref",
+    "rec_owner",
+    "rec_pair",
+    "rec_complaint",
+)
 
 
 def _drop(cursor) -> None:
@@ -150,8 +158,19 @@ def _analyze(cursor, *tables: str) -> None:
             cursor.execute(f"ANALYZE {name}")
 
 
+def _index(cursor, name: str, table: str, columns: str) -> None:
+    """SQLite joins through indexes; PostgreSQL hashes these tables whole (an index on a
+    million-row temporary table costs more to build than it saves)."""
+    if connection.vendor != "postgresql":
+        cursor.execute(f"CREATE INDEX {name} ON {table} ({columns})")
+
+
 def _temp(cursor, name: str, select: str, params: dict | None = None) -> None:
+    """One temporary table from one statement. Analysed at once on PostgreSQL: the next
+    statement's plan depends on its size (without statistics the planner guesses, and a
+    guessed nested loop over two such tables is a cross product)."""
     cursor.execute(f"CREATE TEMP TABLE {name} AS {select}", params or {})
+    _analyze(cursor, name)
 
 
 def _build_register(cursor, p: dict) -> None:
@@ -168,8 +187,8 @@ def _build_register(cursor, p: dict) -> None:
         """,
         p,
     )
-    cursor.execute("CREATE INDEX rec_reg_number ON rec_reg (number)")
-    cursor.execute("CREATE INDEX rec_reg_inst ON rec_reg (inst, number)")
+    _index(cursor, "rec_reg_number", "rec_reg", "number")
+    _index(cursor, "rec_reg_inst", "rec_reg", "inst, number")
 
 
 def _build_lines(cursor, p: dict, report_ids: list[int]) -> None:
@@ -183,37 +202,43 @@ def _build_lines(cursor, p: dict, report_ids: list[int]) -> None:
         f"""
         SELECT l.id, l.report_id, s.carrier_id, l.number, l.kind, l.purpose,
                l.object_name, l.object_credit_code, l.valid_from, l.valid_to,
-               COALESCE(
-                   l.institution_org_id,
-                   (SELECT o.id FROM portal_organisation o
-                     WHERE o.id = l.object_org_id AND o.kind = '{OrgKind.INSTITUTION}'),
-                   (SELECT MIN(pa.institution_id) FROM registry_partner pa
-                     WHERE pa.credit_code = l.object_credit_code)
-               ) AS inst,
+               COALESCE(l.institution_org_id, o.id, pa.inst) AS inst,
                CASE WHEN l.valid_from <= %(d)s AND (l.valid_to IS NULL OR l.valid_to >= %(d)s)
                     THEN 1 ELSE 0 END AS covers
         FROM registry_servicereportline l
         JOIN registry_servicereport s ON s.id = l.report_id
+        LEFT JOIN portal_organisation o
+          ON o.id = l.object_org_id AND o.kind = '{OrgKind.INSTITUTION}'
+        LEFT JOIN (SELECT credit_code, MIN(institution_id) AS inst
+                   FROM registry_partner GROUP BY credit_code) pa
+          ON pa.credit_code = l.object_credit_code
         WHERE l.report_id IN ({ids})
         """,
         p,
     )
-    cursor.execute("CREATE INDEX rec_line_number ON rec_line (number)")
+    _index(cursor, "rec_line_number", "rec_line", "number")
+    # Findings look their line up by id (a few thousand probes), on both databases.
+    cursor.execute("CREATE INDEX rec_line_id ON rec_line (id)")
 
 
 def _build_prefixes(cursor, p: dict) -> None:
-    """Every prefix (5 digits up to the whole) of every SMS port in play: registered,
-    reported, filed or complained about."""
-    cursor.execute("CREATE TEMP TABLE rec_len (n INTEGER)")
-    cursor.executemany(
-        "INSERT INTO rec_len (n) VALUES (%s)", [(n,) for n in range(MIN_PREFIX, MAX_NUMBER + 1)]
-    )
+    """The proper prefixes of every SMS port in play (registered, reported, filed or
+    complained about) that could be a main port: only of the lengths that registered or
+    reported ports have (a handful), so a 20-digit sub-port yields a few rows, not 15."""
     statuses = ",".join(f"'{s}'" for s in FILING_STATUSES)
+    _temp(
+        cursor,
+        "rec_len",
+        """
+        SELECT DISTINCT LENGTH(number) AS n FROM rec_reg WHERE kind = 'sms_port'
+        UNION SELECT DISTINCT LENGTH(number) FROM rec_line WHERE kind = 'sms_port'
+        """,
+    )
     _temp(
         cursor,
         "rec_pref",
         f"""
-        SELECT DISTINCT ports.number, SUBSTR(ports.number, 1, k.n) AS prefix
+        SELECT ports.number, SUBSTR(ports.number, 1, k.n) AS prefix
         FROM (
             SELECT number FROM rec_reg WHERE kind = 'sms_port'
             UNION SELECT number FROM rec_line WHERE kind = 'sms_port'
@@ -223,31 +248,58 @@ def _build_prefixes(cursor, p: dict) -> None:
              WHERE number_kind = 'sms_port'
                AND received_at >= %(q_start)s AND received_at < %(q_end)s
         ) ports
-        JOIN rec_len k ON k.n <= LENGTH(ports.number)
+        JOIN rec_len k ON k.n < LENGTH(ports.number) AND k.n >= {MIN_PREFIX}
         """,
         p,
     )
-    cursor.execute("CREATE INDEX rec_pref_number ON rec_pref (number)")
-    cursor.execute("CREATE INDEX rec_pref_prefix ON rec_pref (prefix)")
+    _index(cursor, "rec_pref_number", "rec_pref", "number")
+    _index(cursor, "rec_pref_prefix", "rec_pref", "prefix")
 
 
 def _build_pairs(cursor) -> None:
     """Report line x register row where the row is the line's number or a main port above
-    it (ports through rec_pref; other numbers by equality)."""
+    it, with what the pair-based codes compare, and ``owned`` = the line's service object
+    is the registering institution or one of its partners (000 §一(二): carriers serve no
+    one without a licence or an entrustment), ``carrier_ok`` = the row's 电信运营商 is a
+    name the reporting carrier answers to (portal.CarrierName)."""
+    _temp(
+        cursor,
+        "rec_owner",
+        f"""
+        SELECT id AS inst, credit_code AS code FROM portal_organisation
+         WHERE kind = '{OrgKind.INSTITUTION}'
+        UNION SELECT institution_id, credit_code FROM registry_partner
+        """,
+    )
+    _index(cursor, "rec_owner_key", "rec_owner", "inst, code")
+    # Narrow rows (a million of them): what each pair-based code compares, as flags.
+    columns = """l.id AS line_id, r.id AS reg_id, l.number, l.carrier_id, l.object_credit_code,
+                 r.inst, r.carrier AS reg_carrier,
+                 CASE WHEN r.purpose = 'both' OR r.purpose = l.purpose THEN 1 ELSE 0 END
+                   AS purpose_ok,
+                 CASE WHEN r.active = l.covers THEN 1 ELSE 0 END AS period_ok"""
     _temp(
         cursor,
         "rec_pair",
-        """
-        SELECT l.id AS line_id, r.id AS reg_id
-        FROM rec_line l JOIN rec_pref pf ON pf.number = l.number
-        JOIN rec_reg r ON r.number = pf.prefix
-        WHERE l.kind = 'sms_port' AND r.kind = 'sms_port'
-        UNION ALL
-        SELECT l.id, r.id FROM rec_line l JOIN rec_reg r ON r.number = l.number
-        WHERE l.kind <> 'sms_port'
+        f"""
+        SELECT x.line_id, x.reg_id, x.number, x.carrier_id, x.inst, x.purpose_ok, x.period_ok,
+               CASE WHEN ow.inst IS NULL THEN 0 ELSE 1 END AS owned,
+               CASE WHEN cn.name IS NULL THEN 0 ELSE 1 END AS carrier_ok
+        FROM (
+            SELECT {columns}
+            FROM rec_line l JOIN rec_reg r ON r.number = l.number
+            UNION ALL
+            SELECT {columns}
+            FROM rec_line l JOIN rec_pref pf ON pf.number = l.number
+            JOIN rec_reg r ON r.number = pf.prefix
+            WHERE l.kind = 'sms_port' AND r.kind = 'sms_port'
+        ) x
+        LEFT JOIN rec_owner ow ON ow.inst = x.inst AND ow.code = x.object_credit_code
+        LEFT JOIN portal_carriername cn
+          ON cn.organisation_id = x.carrier_id AND cn.name = x.reg_carrier
         """,
     )
-    cursor.execute("CREATE INDEX rec_pair_line ON rec_pair (line_id)")
+    _index(cursor, "rec_pair_line", "rec_pair", "line_id, inst")
 
 
 def _build_complaints(cursor, p: dict) -> None:
@@ -266,7 +318,7 @@ def _build_complaints(cursor, p: dict) -> None:
         """,
         p,
     )
-    cursor.execute("CREATE INDEX rec_complaint_number ON rec_complaint (number)")
+    _index(cursor, "rec_complaint_number", "rec_complaint", "number")
 
 
 def _abnormal_exclusion() -> str:
@@ -302,22 +354,21 @@ def _insert(cursor, run_id: int, code: str, select: str, p: dict) -> None:
     )
 
 
-_NO_REPORT = "NULL AS line, NULL AS report, NULL AS filing"
+_NONE = "CAST(NULL AS BIGINT)"  # typed, for PostgreSQL's INSERT … SELECT
+_NO_REPORT = f"{_NONE} AS line, {_NONE} AS report, {_NONE} AS filing"
 _NO_OBJECT = "'' AS object_name, '' AS object_code"
 
 
 def _unregistered(code=FindingCode.UNREGISTERED) -> str:
     return f"""
         SELECT {_identity(code, "l.number", "l.inst", "l.carrier_id")} AS identity,
-               l.number, l.inst, NULL AS other_inst, l.carrier_id AS carrier,
-               NULL AS reg, NULL AS other_reg, MIN(l.id) AS line, MIN(l.report_id) AS report,
-               NULL AS filing, MIN(l.object_name) AS object_name,
+               l.number, l.inst, {_NONE} AS other_inst, l.carrier_id AS carrier,
+               {_NONE} AS reg, {_NONE} AS other_reg, MIN(l.id) AS line, MIN(l.report_id) AS report,
+               {_NONE} AS filing, MIN(l.object_name) AS object_name,
                MIN(l.object_credit_code) AS object_code, 0 AS complaints
         FROM rec_line l
         WHERE l.inst IS NOT NULL AND l.covers = 1
-          AND NOT EXISTS (
-              SELECT 1 FROM rec_pair pr JOIN rec_reg r ON r.id = pr.reg_id
-              WHERE pr.line_id = l.id AND r.inst = l.inst)
+          AND NOT EXISTS (SELECT 1 FROM rec_pair pr WHERE pr.line_id = l.id AND pr.inst = l.inst)
         GROUP BY l.number, l.inst, l.carrier_id
     """
 
@@ -326,8 +377,8 @@ def _unreported(code=FindingCode.UNREPORTED) -> str:
     """Registered and active, and no line reports the number or a main port above it."""
     return f"""
         SELECT {_identity(code, "r.number", "r.inst", "NULL")} AS identity,
-               r.number, r.inst, NULL AS other_inst, NULL AS carrier, MIN(r.id) AS reg,
-               NULL AS other_reg, {_NO_REPORT}, {_NO_OBJECT}, 0 AS complaints
+               r.number, r.inst, {_NONE} AS other_inst, {_NONE} AS carrier, MIN(r.id) AS reg,
+               {_NONE} AS other_reg, {_NO_REPORT}, {_NO_OBJECT}, 0 AS complaints
         FROM rec_reg r
         WHERE r.active = 1
           AND NOT EXISTS (SELECT 1 FROM rec_line l WHERE l.number = r.number)
@@ -338,54 +389,53 @@ def _unreported(code=FindingCode.UNREPORTED) -> str:
     """
 
 
-def _owner_match(alias: str = "l", reg: str = "r") -> str:
-    """SQL: the line's service object is the registering institution or its partner."""
-    return f"""(
-        EXISTS (SELECT 1 FROM portal_organisation o
-                WHERE o.id = {reg}.inst AND o.credit_code = {alias}.object_credit_code)
-        OR EXISTS (SELECT 1 FROM registry_partner pa
-                   WHERE pa.institution_id = {reg}.inst
-                     AND pa.credit_code = {alias}.object_credit_code)
-    )"""
-
-
-def _pair_finding(code: str, condition: str, *, owner: bool = True) -> str:
-    """A finding for each (line, register row) pair that meets ``condition``; ``owner``:
-    only pairs where the service object is the registering institution or its partner
-    (else the pair is an OWNER_MISMATCH, not also every other mismatch)."""
-    owned = f"AND {_owner_match()}" if owner else ""
+def _pair_finding(code: str, condition: str) -> str:
+    """A finding for each (line, register row) pair that meets ``condition``, with the
+    service object and report version from its line (by id: the few findings, not a wider
+    million-row pair table)."""
     return f"""
-        SELECT {_identity(code, "l.number", "r.inst", "l.carrier_id")} AS identity,
-               l.number, r.inst, NULL AS other_inst, l.carrier_id AS carrier,
-               MIN(r.id) AS reg, NULL AS other_reg, MIN(l.id) AS line,
-               MIN(l.report_id) AS report, NULL AS filing, MIN(l.object_name) AS object_name,
-               MIN(l.object_credit_code) AS object_code, 0 AS complaints
-        FROM rec_pair pr JOIN rec_line l ON l.id = pr.line_id JOIN rec_reg r ON r.id = pr.reg_id
-        WHERE ({condition}) {owned}
-        GROUP BY l.number, r.inst, l.carrier_id
+        SELECT g.identity, g.number, g.inst, g.other_inst, g.carrier, g.reg, g.other_reg,
+               g.line, l.report_id AS report, g.filing, l.object_name,
+               l.object_credit_code AS object_code, g.complaints
+        FROM (
+            SELECT {_identity(code, "pr.number", "pr.inst", "pr.carrier_id")} AS identity,
+                   pr.number, pr.inst, {_NONE} AS other_inst, pr.carrier_id AS carrier,
+                   MIN(pr.reg_id) AS reg, {_NONE} AS other_reg, MIN(pr.line_id) AS line,
+                   {_NONE} AS filing, 0 AS complaints
+            FROM rec_pair pr
+            WHERE {condition}
+            GROUP BY pr.number, pr.inst, pr.carrier_id
+        ) g JOIN rec_line l ON l.id = g.line
     """
 
 
 def _owner_mismatch() -> str:
-    return _pair_finding(FindingCode.OWNER_MISMATCH, f"NOT {_owner_match()}", owner=False)
+    """The service object is none of the number's registrants nor a partner of one (a
+    number two institutions registered, served for one of them, is a DOUBLE_CLAIM only)."""
+    return _pair_finding(
+        FindingCode.OWNER_MISMATCH,
+        "NOT EXISTS (SELECT 1 FROM rec_pair p2 WHERE p2.line_id = pr.line_id AND p2.owned = 1)",
+    )
 
 
 def _carrier_mismatch() -> str:
+    """Registered with one carrier, reported by another: the register line's 电信运营商 is
+    not a name the reporting carrier answers to (portal.CarrierName)."""
     return _pair_finding(
         FindingCode.CARRIER_MISMATCH,
-        "NOT EXISTS (SELECT 1 FROM portal_carriername cn "
-        "WHERE cn.organisation_id = l.carrier_id AND cn.name = r.carrier)",
+        "pr.owned = 1 AND pr.carrier_ok = 0",
     )
 
 
 def _purpose_mismatch() -> str:
     return _pair_finding(
-        FindingCode.PURPOSE_MISMATCH, "r.purpose <> 'both' AND r.purpose <> l.purpose"
+        FindingCode.PURPOSE_MISMATCH,
+        "pr.owned = 1 AND pr.purpose_ok = 0",
     )
 
 
 def _period_mismatch() -> str:
-    return _pair_finding(FindingCode.PERIOD_MISMATCH, "r.active <> l.covers")
+    return _pair_finding(FindingCode.PERIOD_MISMATCH, "pr.owned = 1 AND pr.period_ok = 0")
 
 
 def _auth_expired(code=FindingCode.AUTH_EXPIRED) -> str:
@@ -393,9 +443,9 @@ def _auth_expired(code=FindingCode.AUTH_EXPIRED) -> str:
     cover the day."""
     return f"""
         SELECT {_identity(code, "l.number", "l.inst", "l.carrier_id")} AS identity,
-               l.number, l.inst, NULL AS other_inst, l.carrier_id AS carrier,
-               NULL AS reg, NULL AS other_reg, MIN(l.id) AS line, MIN(l.report_id) AS report,
-               NULL AS filing, MIN(l.object_name) AS object_name,
+               l.number, l.inst, {_NONE} AS other_inst, l.carrier_id AS carrier,
+               {_NONE} AS reg, {_NONE} AS other_reg, MIN(l.id) AS line, MIN(l.report_id) AS report,
+               {_NONE} AS filing, MIN(l.object_name) AS object_name,
                MIN(l.object_credit_code) AS object_code, 0 AS complaints
         FROM rec_line l JOIN registry_partner pa
           ON pa.institution_id = l.inst AND pa.credit_code = l.object_credit_code
@@ -409,9 +459,9 @@ def _unlicensed(code=FindingCode.UNLICENSED) -> str:
     """The service object is neither a known institution nor anyone's entrusted partner."""
     return f"""
         SELECT {_identity(code, "l.number", "l.object_credit_code", "l.carrier_id")}
-               AS identity, l.number, l.inst, NULL AS other_inst, l.carrier_id AS carrier,
-               NULL AS reg, NULL AS other_reg, MIN(l.id) AS line, MIN(l.report_id) AS report,
-               NULL AS filing, MIN(l.object_name) AS object_name,
+               AS identity, l.number, l.inst, {_NONE} AS other_inst, l.carrier_id AS carrier,
+               {_NONE} AS reg, {_NONE} AS other_reg, MIN(l.id) AS line, MIN(l.report_id) AS report,
+               {_NONE} AS filing, MIN(l.object_name) AS object_name,
                l.object_credit_code AS object_code, 0 AS complaints
         FROM rec_line l
         WHERE NOT EXISTS (SELECT 1 FROM portal_organisation o
@@ -428,11 +478,13 @@ def _double_claim(code=FindingCode.DOUBLE_CLAIM) -> str:
     credit code on both registrations: the engine's 多机构登记 mark)."""
     return f"""
         SELECT {_identity(code, "a.number", "a.inst", "b.inst")} AS identity,
-               a.number, a.inst, b.inst AS other_inst, NULL AS carrier,
+               a.number, a.inst, b.inst AS other_inst, {_NONE} AS carrier,
                MIN(a.id) AS reg, MIN(b.id) AS other_reg, {_NO_REPORT}, {_NO_OBJECT},
                0 AS complaints
         FROM rec_reg a JOIN rec_reg b ON b.number = a.number AND b.inst > a.inst
         WHERE a.active = 1 AND b.active = 1 AND (a.ucc = '' OR a.ucc <> b.ucc)
+          AND a.number IN (SELECT number FROM rec_reg WHERE active = 1
+                           GROUP BY number HAVING COUNT(*) > 1)
         GROUP BY a.number, a.inst, b.inst
     """
 
@@ -442,23 +494,25 @@ def _filing_port_unregistered(code=FindingCode.FILING_PORT_UNREGISTERED) -> str:
     port that no register row (the port or a main port above it; of the filing's
     institution when it names one) covers on every send date."""
     statuses = ",".join(f"'{s}'" for s in FILING_STATUSES)
-    zone_dates = _local_date("f.start_at"), _local_date("f.end_at")
+    covers = (
+        "AND (f.institution_id IS NULL OR r.inst = f.institution_id) "
+        f"AND r.valid_from <= {_local_date('f.start_at')} "
+        f"AND (r.valid_to IS NULL OR r.valid_to >= {_local_date('f.end_at')})"
+    )
     return f"""
         SELECT {_identity(code, "f.port", "f.institution_id", "f.carrier_id")} AS identity,
-               f.port AS number, f.institution_id AS inst, NULL AS other_inst,
-               f.carrier_id AS carrier, NULL AS reg, NULL AS other_reg, NULL AS line,
-               NULL AS report, MIN(f.id) AS filing, MIN(f.sender_name) AS object_name,
+               f.port AS number, f.institution_id AS inst, {_NONE} AS other_inst,
+               f.carrier_id AS carrier, {_NONE} AS reg, {_NONE} AS other_reg, {_NONE} AS line,
+               {_NONE} AS report, MIN(f.id) AS filing, MIN(f.sender_name) AS object_name,
                MIN(f.sender_credit_code) AS object_code, 0 AS complaints
         FROM filings_smsfiling f
         WHERE f.status IN ({statuses}) AND f.start_at < %(q_end)s AND f.end_at >= %(q_start)s
           AND NOT EXISTS (
               SELECT 1 FROM rec_reg r
-              WHERE (r.number = f.port OR (r.kind = 'sms_port' AND EXISTS (
-                         SELECT 1 FROM rec_pref pf
-                         WHERE pf.number = f.port AND pf.prefix = r.number)))
-                AND (f.institution_id IS NULL OR r.inst = f.institution_id)
-                AND r.valid_from <= {zone_dates[0]}
-                AND (r.valid_to IS NULL OR r.valid_to >= {zone_dates[1]}))
+              WHERE r.number = f.port {covers})
+          AND NOT EXISTS (
+              SELECT 1 FROM rec_pref pf JOIN rec_reg r ON r.number = pf.prefix
+              WHERE pf.number = f.port AND r.kind = 'sms_port' {covers})
         GROUP BY f.port, f.institution_id, f.carrier_id
     """
 
@@ -473,8 +527,8 @@ def _local_date(column: str) -> str:
 def _complained_unregistered(code=FindingCode.COMPLAINED_UNREGISTERED) -> str:
     return f"""
         SELECT {_identity(code, "c.number", "NULL", "NULL")} AS identity,
-               c.number, MIN(c.named_inst) AS inst, NULL AS other_inst, NULL AS carrier,
-               NULL AS reg, NULL AS other_reg, {_NO_REPORT}, {_NO_OBJECT},
+               c.number, MIN(c.named_inst) AS inst, {_NONE} AS other_inst, {_NONE} AS carrier,
+               {_NONE} AS reg, {_NONE} AS other_reg, {_NO_REPORT}, {_NO_OBJECT},
                COUNT(*) AS complaints
         FROM rec_complaint c
         WHERE NOT EXISTS (SELECT 1 FROM rec_reg r WHERE r.number = c.number)
@@ -490,8 +544,8 @@ def _complained_registered(code=FindingCode.COMPLAINED_REGISTERED) -> str:
     or above the quarterly threshold."""
     return f"""
         SELECT {_identity(code, "r.number", "r.inst", "NULL")} AS identity,
-               r.number, r.inst, NULL AS other_inst, NULL AS carrier, MIN(r.id) AS reg,
-               NULL AS other_reg, {_NO_REPORT}, {_NO_OBJECT},
+               r.number, r.inst, {_NONE} AS other_inst, {_NONE} AS carrier, MIN(r.id) AS reg,
+               {_NONE} AS other_reg, {_NO_REPORT}, {_NO_OBJECT},
                COUNT(DISTINCT c.id) AS complaints
         FROM rec_reg r JOIN (
             SELECT c.id, c.number AS target FROM rec_complaint c
@@ -570,6 +624,11 @@ def reconcile(
 
     with connection.cursor() as cursor:
         _drop(cursor)
+        if connection.vendor == "postgresql":
+            # Hash joins in memory for this transaction only (the default is 4 MB); no JIT
+            # (compiling each statement costs more than it saves on these).
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL jit = off")
         step("读取号码登记", 5)
         _build_register(cursor, p)
         step("读取服务对象报送", 15)
@@ -579,7 +638,6 @@ def reconcile(
         step("展开端口前缀", 28)
         _build_prefixes(cursor, p)
         _build_pairs(cursor)
-        _analyze(cursor, "rec_reg", "rec_line", "rec_pref", "rec_pair", "rec_complaint")
         for index, (code, select) in enumerate(CODES):
             step(f"比对：{FindingCode(code).label}", 35 + index * 5)
             _insert(cursor, run_id, code, select(), p)
