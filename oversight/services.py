@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -31,6 +32,8 @@ from .models import (
     ReconciliationRun,
     RunStatus,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _require_regulator_writer(actor) -> None:
@@ -235,10 +238,11 @@ def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
                 previous_id=previous.pk if previous else None,
                 progress=progress,
             )
+            # Findings and counts commit together; the run is "done" once its report is
+            # written too (next), so a done run always has its report.
             ReconciliationRun.objects.filter(pk=run_id).update(
-                status=RunStatus.DONE,
-                progress=100,
-                step="完成",
+                progress=98,
+                step="生成比对报告",
                 counts=result.counts,
                 inputs=result.inputs,
                 new_count=result.new,
@@ -265,12 +269,23 @@ def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
         )
         path.unlink(missing_ok=True)
         raise
+    progress(98, "生成比对报告")
+    report_name, message = "", run.message
+    try:
+        buffer = io.BytesIO()
+        reports.write_report(run, buffer)
+        name = f"比对报告-{run.as_of.isoformat()}-{run.pk}.xlsx"
+        run.report.save(name, ContentFile(buffer.getvalue()), save=False)
+        report_name = run.report.name
+    except Exception:
+        # The findings stand (committed); only the workbook is missing, and the page says so.
+        log.exception("reconciliation %s: the report workbook failed", run_id)
+        message += "（比对报告生成失败，请联系平台运维）"
+    ReconciliationRun.objects.filter(pk=run_id).update(
+        report=report_name, status=RunStatus.DONE, progress=100, step="完成", message=message
+    )
     path.unlink(missing_ok=True)
-    buffer = io.BytesIO()
-    reports.write_report(run, buffer)
-    name = f"比对报告-{run.as_of.isoformat()}-{run.pk}.xlsx"
-    run.report.save(name, ContentFile(buffer.getvalue()), save=False)
-    ReconciliationRun.objects.filter(pk=run_id).update(report=run.report.name)
+    run.refresh_from_db()
     return run
 
 
