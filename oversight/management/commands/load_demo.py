@@ -73,6 +73,8 @@ class Command(BaseCommand):
                     accounts.totp_provision(actor=SYSTEM, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)
             oversight_demo.load()
+        # After the demo data is committed: the run reads it, and commits on its own.
+        oversight_demo.reconcile()
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return
