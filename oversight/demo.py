@@ -111,8 +111,10 @@ def load() -> int:
 
 
 def reconcile() -> int | None:
-    """One cross-match over the demo data as of today, when there is none yet, so that
-    the administration's pages open on real findings."""
+    """One cross-match over the demo data as of today when there is none yet, so that the
+    administration's pages open on real findings (the quarter's filings and complaints,
+    the registers; the carrier's report of this quarter once carol submits it and a new
+    run is started)."""
     from .models import ReconciliationRun
     from .services import reconciliation_execute, reconciliation_start
 
