@@ -13,5 +13,11 @@ urlpatterns = [
     path("oversight/complaints/template.xlsx", views.complaint_template, name="complaint_template"),
     path("oversight/complaints/<int:pk>/", views.complaint_detail, name="complaint_detail"),
     path("oversight/complaints/<int:pk>/reveal/", views.complaint_reveal, name="complaint_reveal"),
+    path("oversight/runs/", views.run_list, name="run_list"),
+    path("oversight/runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("oversight/runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
+    path("oversight/runs/<int:pk>/report.xlsx", views.run_report, name="run_report"),
+    path("oversight/findings/", views.finding_list, name="finding_list"),
+    path("oversight/findings/<int:pk>/", views.finding_detail, name="finding_detail"),
     path("api/oversight/", include(router.urls)),
 ]

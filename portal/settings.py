@@ -349,6 +349,8 @@ IMPORT_READER_MAX_CPU_SECONDS = int(os.environ.get("IMPORT_READER_MAX_CPU_SECOND
 # upload of the same file.
 IMPORT_MAX_LOST_ATTEMPTS = int(os.environ.get("IMPORT_MAX_LOST_ATTEMPTS", 2))
 IMPORT_STALE_SECONDS = int(os.environ.get("IMPORT_STALE_SECONDS", 15 * 60))
+# COMPLAINED_REGISTERED: complaints per registered number per quarter (issue 13).
+COMPLAINT_THRESHOLD = int(os.environ.get("COMPLAINT_THRESHOLD", 3))
 # Records are kept at least 2 years (000 §二(一)2; 001 第十二条).
 RETENTION_DAYS = retention_days(os.environ.get("RETENTION_DAYS"))
 
@@ -517,6 +519,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-imports": {
         "task": "registry.tasks.purge_expired_imports",
         "schedule": 24 * 3600,
+    },
+    # Daily; starts the quarter's cross-match on the working day after its report deadline
+    # (once per quarter: a second tick that day finds the run and does nothing).
+    "scheduled-reconciliation": {
+        "task": "oversight.tasks.scheduled_reconciliation",
+        "schedule": 3 * 3600,
     },
     # Daily signed checkpoint of the audit trail (file and log), after verifying it.
     "audit-checkpoint": {
