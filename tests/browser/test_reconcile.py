@@ -55,5 +55,6 @@ def test_regulator_runs_the_cross_match_and_reads_the_evidence(
     page.goto(f"{live_server.url}/oversight/runs/{finding.run_id}/")
     with page.expect_download() as download:
         page.get_by_test_id("run-report").click()
-    wb = openpyxl.load_workbook(download.value.path())
+    with open(download.value.path(), "rb") as fh:  # a temporary name without .xlsx
+        wb = openpyxl.load_workbook(fh)
     assert wb.sheetnames[0] == "汇总" and "UNREGISTERED" in wb.sheetnames
