@@ -218,6 +218,18 @@ class ReconciliationRun(models.Model):
         return sum(self.counts.values()) if self.counts else 0
 
 
+def _evidence(model, label: str) -> models.ForeignKey:
+    return models.ForeignKey(
+        model,
+        verbose_name=label,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+
+
 class FindingQuerySet(models.QuerySet):
     def visible_to(self, user) -> FindingQuerySet:
         """Regulators and financial regulators see every finding; an institution those about
@@ -251,52 +263,14 @@ class Finding(models.Model):
         "状态", max_length=12, choices=FindingState.choices, default=FindingState.NEW
     )
     number = models.CharField("号码", max_length=32)
-    institution = models.ForeignKey(
-        Organisation,
-        verbose_name="机构",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-    )
-    other_institution = models.ForeignKey(
-        Organisation,
-        verbose_name="另一机构",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-    )
-    carrier = models.ForeignKey(
-        Organisation,
-        verbose_name="运营商",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-    )
+    # Written by one INSERT … SELECT per code: no per-row foreign-key check; the rows they
+    # name (organisations, register lines) are never deleted.
+    institution = _evidence(Organisation, "机构")
+    other_institution = _evidence(Organisation, "另一机构")
+    carrier = _evidence(Organisation, "运营商")
     # Evidence: which register line(s), report line, filing; how many complaints.
-    registered = models.ForeignKey(
-        "registry.RegisteredNumber",
-        verbose_name="登记",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-    )
-    other_registered = models.ForeignKey(
-        "registry.RegisteredNumber",
-        verbose_name="另一登记",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-    )
+    registered = _evidence("registry.RegisteredNumber", "登记")
+    other_registered = _evidence("registry.RegisteredNumber", "另一登记")
     # Report lines and filings are never deleted (every version stays readable): their ids
     # are kept as evidence pointers, read through the scoped models on the finding's page.
     report_line_id = models.BigIntegerField("报送行", null=True, blank=True)
