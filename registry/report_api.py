@@ -7,6 +7,8 @@ go through registry.services."""
 
 from __future__ import annotations
 
+import re
+
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -19,14 +21,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from portal import workdays
-from portal.api import OrganisationBriefSerializer
+from portal.api import QUARTER_PATTERN, OrganisationBriefSerializer
 from portal.errors import PortalError
 from portal.filters import IdFilter, bounded_id
+from portal.permissions import OrganisationKinds
 from portal.schema import ApiErrorSerializer
 from portal.spreadsheets.api import UploadJobSerializer
 
@@ -50,13 +52,11 @@ CONFLICT = _error(
 )
 
 
-class ReportReader(BasePermission):
-    """Institutions (and users outside every organisation) have no report API: 404."""
+class ReportReader(OrganisationKinds):
+    """Institutions (and users outside every organisation) have no report API: 404
+    (documented on every operation by portal.schema)."""
 
-    def has_permission(self, request, view) -> bool:
-        if request.user.is_authenticated and request.user.kind not in selectors.REPORT_READERS:
-            raise NotFound
-        return True
+    kinds = selectors.REPORT_READERS
 
 
 def _raise(denial) -> None:
@@ -228,7 +228,9 @@ class ComparisonSerializer(serializers.Serializer):
 
 
 class ReportFilter(django_filters.FilterSet):
-    quarter = django_filters.CharFilter(method="filter_quarter", help_text="季度，如 2026Q4")
+    quarter = django_filters.CharFilter(
+        method="filter_quarter", help_text="季度，如 2026Q4（格式 ^[0-9]{4}Q[1-4]$）"
+    )
     carrier = IdFilter(field_name="carrier_id", help_text="运营商 id（监管部门使用）")
     status = django_filters.ChoiceFilter(choices=ReportStatus.choices, help_text="状态")
 
@@ -237,14 +239,20 @@ class ReportFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_quarter(self, queryset, name, value):
-        year, quarter = _quarter(value)
-        return queryset.filter(year=year, quarter=quarter)
+        # As the schema says (QUARTER_PATTERN): any year of four digits, quarter 1–4.
+        if not re.fullmatch(QUARTER_PATTERN, value):
+            raise PortalError(
+                f"季度格式应为 2026Q2，实际为“{value}”", code="quarter", field="quarter"
+            )
+        return queryset.filter(year=int(value[:4]), quarter=int(value[5]))
 
 
 LINE_PARAMETERS = [
     OpenApiParameter("q", str, description="号码（任意写法，数字子串）、服务对象名称或信用代码"),
     OpenApiParameter("purpose", str, description="用途：marketing / collection / both 或中文"),
-    OpenApiParameter("flagged", bool, description="true：只列信用代码待核实的行"),
+    OpenApiParameter(
+        "flagged", bool, description="true：只列信用代码待核实的行；false 或不填：全部"
+    ),
 ]
 
 
@@ -252,6 +260,13 @@ LINE_PARAMETERS = [
     list=extend_schema(
         summary="服务对象报送列表（各版本）",
         tags=TAGS,
+        parameters=[
+            OpenApiParameter(
+                "quarter",
+                {"type": "string", "pattern": QUARTER_PATTERN},
+                description="季度，如 2026Q4",
+            )
+        ],
         responses={200: ServiceReportSerializer(many=True), 400: INVALID},
     ),
     retrieve=extend_schema(
@@ -346,11 +361,14 @@ class ServiceReportViewSet(
         report = self.get_object()
         params = request.query_params
         purpose = params.get("purpose", "")
+        flagged = params.getlist("flagged")
+        if len(flagged) > 1 or (flagged and flagged[0] not in ("true", "false")):
+            raise PortalError("flagged 只能是 true 或 false", code="invalid", field="flagged")
         lines = selectors.report_lines(
             report=report,
             q=params.get("q", ""),
             purpose=purpose,
-            flagged=params.get("flagged", "").lower() in ("1", "true"),
+            flagged=flagged == ["true"],
         )
         page = self.paginate_queryset(lines)
         return self.get_paginated_response(ServiceReportLineSerializer(page, many=True).data)

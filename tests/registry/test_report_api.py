@@ -184,3 +184,20 @@ def test_schema_declares_the_report_endpoints(client_for, carrier_carol):
     report = schema["components"]["schemas"]["ServiceReport"]["properties"]
     assert report["submitted_at"].get("nullable") is True
     assert "$ref" in str(report["status"])
+
+
+def test_what_schemathesis_found_in_the_report_api(
+    client_for, carrier_carol, inst_alice, carol_report
+):
+    """make api-contract: an institution's POST is the documented 404; a quarter outside
+    the schema's pattern is a 400, one inside it filters (no report: empty); a ``flagged``
+    other than true/false is a 400."""
+    posted = client_for(inst_alice).post("/api/reports/", {}, content_type="application/json")
+    assert posted.status_code == 404 and posted.json()["code"] == "not_found"
+    carol = client_for(carrier_carol)
+    assert carol.get("/api/reports/?quarter=I%7D%3E").status_code == 400
+    assert carol.get("/api/reports/?quarter=0000Q1").json()["count"] == 0
+    lines = f"/api/reports/{carol_report.pk}/lines/"
+    assert carol.get(lines + "?flagged=null").status_code == 400
+    assert carol.get(lines + "?flagged=true&flagged=false").status_code == 400
+    assert carol.get(lines + "?flagged=false").status_code == 200
