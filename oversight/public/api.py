@@ -65,6 +65,10 @@ class NumberCheckView(APIView):
             400: OpenApiResponse(
                 PublicErrorSerializer, description="不是号码（code: invalid_number）"
             ),
+            503: OpenApiResponse(
+                PublicErrorSerializer,
+                description="限频服务不可用（code: unavailable），带 Retry-After 头",
+            ),
             429: OpenApiResponse(
                 PublicErrorSerializer,
                 description="超出频率限制（code: throttled），带 Retry-After 头",
@@ -72,7 +76,12 @@ class NumberCheckView(APIView):
         },
     )
     def get(self, request):
-        wait = limits.retry_after(request, limits.CHECK)
+        try:
+            wait = limits.retry_after(request, limits.CHECK)
+        except limits.Unavailable:
+            response = Response(error_body("unavailable", limits.UNAVAILABLE), status=503)
+            response["Retry-After"] = "60"
+            return _public(response)
         counting.count(client_ip(request), limited=wait is not None)
         if wait is not None:
             response = Response(error_body("throttled", limits.limit_message(wait)), status=429)

@@ -8,6 +8,8 @@ offset). ``PUBLIC_RATE_LIMIT_ENABLED=0`` turns them off (the bench only)."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
@@ -18,6 +20,15 @@ from portal.middleware import client_ip
 CHECK = "public-check"
 COMPLAINT = "public-complaint"
 TRACK = "public-track"
+
+
+log = logging.getLogger(__name__)
+UNAVAILABLE = "公众服务暂时不可用，请稍后再试。"
+
+
+class Unavailable(Exception):
+    """The limiter's cache cannot be reached: the public pages refuse (503) rather than
+    serve without limits."""
 
 
 def client_key(group, request) -> str:
@@ -33,7 +44,11 @@ def retry_after(request, group: str) -> int | None:
         f"{settings.PUBLIC_RATE_LIMIT_DAY}/d",
     )
     for rate in rates:
-        usage = get_usage(request, group=group, key=client_key, rate=rate, increment=True)
+        try:
+            usage = get_usage(request, group=group, key=client_key, rate=rate, increment=True)
+        except Exception as exc:
+            log.error("公众服务限频缓存不可用：%s", exc)
+            raise Unavailable from exc
         if usage is not None and usage["should_limit"]:
             return max(1, int(usage["time_left"]))
     return None

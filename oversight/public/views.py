@@ -27,6 +27,21 @@ from . import counting, limits
 from .check import InvalidNumber, check_number
 
 
+def _guard(request: HttpRequest, group: str, *, count: bool = False) -> HttpResponse | None:
+    """The rate limit of this request: None to go on, else the refusal to send."""
+    try:
+        wait = limits.retry_after(request, group)
+    except limits.Unavailable:
+        response = render(
+            request, "oversight/public/limited.html", {"message": limits.UNAVAILABLE}, status=503
+        )
+        response["Retry-After"] = "60"
+        return response
+    if count:
+        counting.count(client_ip(request), limited=wait is not None)
+    return _limited(request, wait) if wait is not None else None
+
+
 def _limited(request: HttpRequest, seconds: int) -> HttpResponse:
     response = render(
         request,
@@ -57,10 +72,9 @@ def check_page(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("number", "")
     context: dict = {"number": raw[:64], "active": "check"}
     if raw:
-        wait = limits.retry_after(request, limits.CHECK)
-        counting.count(client_ip(request), limited=wait is not None)
-        if wait is not None:
-            return _limited(request, wait)
+        refused = _guard(request, limits.CHECK, count=True)
+        if refused is not None:
+            return refused
         try:
             context["result"] = check_number(raw)
         except InvalidNumber as exc:
@@ -114,9 +128,9 @@ def complaint_page(request: HttpRequest) -> HttpResponse:
     }
     form = PublicComplaintForm(request.POST or None, initial=initial)
     if request.method == "POST":
-        wait = limits.retry_after(request, limits.COMPLAINT)
-        if wait is not None:
-            return _limited(request, wait)
+        refused = _guard(request, limits.COMPLAINT)
+        if refused is not None:
+            return refused
         if form.is_valid():
             data = form.cleaned_data
             if data.pop("homepage"):
@@ -146,9 +160,9 @@ def track_page(request: HttpRequest) -> HttpResponse:
     """Status by tracking code (POST, so codes stay out of access logs and history)."""
     context: dict = {"statuses": ComplaintStatus.choices, "active": "track"}
     if request.method == "POST":
-        wait = limits.retry_after(request, limits.TRACK)
-        if wait is not None:
-            return _limited(request, wait)
+        refused = _guard(request, limits.TRACK)
+        if refused is not None:
+            return refused
         code = normalise_tracking_code(request.POST.get("code", ""))
         context["code"] = request.POST.get("code", "")[:40]
         complaint = (
