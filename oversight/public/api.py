@@ -61,7 +61,9 @@ class NumberCheckView(APIView):
             )
         ],
         responses={
-            200: NumberCheckSerializer,
+            200: OpenApiResponse(
+                NumberCheckSerializer, description="核验结果（字段为固定清单，见 NumberCheck）"
+            ),
             400: OpenApiResponse(
                 PublicErrorSerializer, description="不是号码（code: invalid_number）"
             ),
