@@ -85,10 +85,11 @@ with connection.cursor() as cursor:
         [PYTHON, "manage.py", "shell", "-c", script],
         cwd=ROOT,
         env=env,
-        check=True,
         capture_output=True,
         text=True,
     )
+    if out.returncode:
+        raise SystemExit(f"seeding failed:\n{out.stderr}")
     count = int(out.stdout.strip().splitlines()[-1])
     assert count == rows, count
     return time.perf_counter() - started
@@ -187,6 +188,7 @@ def main() -> None:
             f"p99 {result['p99']:.1f} ms   non-2xx {result['non2xx']}"
             + (f"   socket errors: {result['socket_errors']}" if result["socket_errors"] else "")
         )
+    print(f"load average (1, 5, 15 min) after the run: {os.getloadavg()} on {os.cpu_count()} cores")
     ratio = api["rps"] / trivial["rps"]
     print(
         f"ratio check/trivial: {ratio:.2f} (goal ≥ 0.5); check ≥ 1,000 req/s: "
