@@ -277,3 +277,12 @@ def test_public_pages_link_to_each_other_and_explain(client):
         assert "什么是“备案号码”" in text
         assert 'name="viewport"' in text
         assert "主菜单" not in text
+
+
+def test_regulator_dashboard_counts_checks_and_open_complaints(client, client_for, regulator_rita):
+    client.get("/api/public/number-check/", {"number": "13900000000"})
+    submit(client)
+    page = client_for(regulator_rita).get("/").content.decode()
+    assert 'data-testid="public-panel"' in page
+    assert re.search(r'data-testid="public-checks-today">1<', page)
+    assert re.search(r'data-testid="portal-complaints-open">1<', page)

@@ -155,3 +155,30 @@ def test_atomic_incr_of_the_database_cache(db):
     assert cache.incr("k", 5) == 7
     with pytest.raises(ValueError):
         cache.incr("missing")
+
+
+def test_production_counts_in_redis_through_django_redis():
+    """CACHE_URL (or REDIS_URL) puts the rate limits in django-redis; without it they are
+    in the database cache with the atomic incr."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        "print(json.dumps({k: v['BACKEND'] for k, v in settings.CACHES.items()}))"
+    )
+    for env, expected in (
+        ({"REDIS_URL": "redis://127.0.0.1:6379/1"}, "django_redis.cache.RedisCache"),
+        ({}, "portal.cache.AtomicDatabaseCache"),
+    ):
+        clean = {k: v for k, v in os.environ.items() if k not in ("CACHE_URL", "REDIS_URL")}
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**clean, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert json.loads(out.stdout.strip().splitlines()[-1])["ratelimit"] == expected
