@@ -43,9 +43,7 @@ def fits(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
-def test_check_complain_track_processed_on_a_phone(
-    phone, page, live_server, regulator_rita, shot
-):
+def test_check_complain_track_processed_on_a_phone(phone, page, live_server, regulator_rita, shot):
     phone.goto(f"{live_server.url}/public/")
     fits(phone)
     shot(phone, "public-check-360")
@@ -58,7 +56,9 @@ def test_check_complain_track_processed_on_a_phone(
     phone.get_by_test_id("complain-link").click()
     assert phone.get_by_label("来电或短信号码").input_value() == "13912345678"
     phone.get_by_label("类别").select_option("collection")
-    phone.get_by_label("发生了什么").fill("自称某银行催收，晚上十一点还在打电话，还说要打给我单位。")
+    phone.get_by_label("发生了什么").fill(
+        "自称某银行催收，晚上十一点还在打电话，还说要打给我单位。"
+    )
     phone.get_by_label("您的联系方式（选填）").fill("13600000001")
     fits(phone)
     shot(phone, "public-complaint-360")
