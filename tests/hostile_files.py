@@ -171,8 +171,15 @@ try:
 except FileRejected as exc:
     outcome["code"], outcome["message"] = exc.code, exc.message
 outcome["seconds"] = time.perf_counter() - started
-kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+# This process's own peak: ru_maxrss of RUSAGE_SELF keeps the peak of the process it was
+# started from (Linux carries it across exec), i.e. the test runner's; VmHWM is this one's.
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/status") as status:
+        own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    pass
+kb = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 outcome["peak_mb"] = kb / 1024
 print(json.dumps(outcome, ensure_ascii=False))
 """
