@@ -286,3 +286,27 @@ def test_regulator_dashboard_counts_checks_and_open_complaints(client, client_fo
     assert 'data-testid="public-panel"' in page
     assert re.search(r'data-testid="public-checks-today">1<', page)
     assert re.search(r'data-testid="portal-complaints-open">1<', page)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_every_earlier_complaint_its_own_code():
+    """Complaints recorded before issue 15 get a tracking code each (RunPython in
+    oversight 0002), unique, none empty."""
+    from tests.migrations import latest, migrate
+
+    old = migrate([("oversight", "0001_complaints")])
+    Old = old.get_model("oversight", "Complaint")
+    for n in range(3):
+        Old.objects.create(
+            number=f"1370013700{n}",
+            number_kind="mobile",
+            received_at=dt.datetime(2026, 3, 1, 9, 0, tzinfo=SHANGHAI),
+            channel="12321",
+            category="collection",
+            content="旧的投诉",
+        )
+    new = migrate(latest())
+    codes = list(
+        new.get_model("oversight", "Complaint").objects.values_list("tracking_code", flat=True)
+    )
+    assert len(codes) == 3 and len(set(codes)) == 3 and all(len(c) == 16 for c in codes)
