@@ -16,10 +16,10 @@ def fill_tracking_codes(apps, schema_editor):
 
 
 def create_cache_table(apps, schema_editor):
-    """The rate limits' database cache (settings.CACHES["ratelimit"]); nothing when it is Redis."""
-    call_command(
-        "createcachetable", "ratelimit", database=schema_editor.connection.alias, verbosity=0
-    )
+    """The rate limits' database cache (settings.CACHES["ratelimit"], table
+    portal_ratelimit_cache): createcachetable makes every database cache's table that is
+    missing, and nothing when the caches are Redis."""
+    call_command("createcachetable", database=schema_editor.connection.alias, verbosity=0)
 
 
 class Migration(migrations.Migration):

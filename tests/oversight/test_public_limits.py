@@ -122,6 +122,56 @@ def test_concurrent_requests_never_exceed_the_limit_database_cache(settings):
     caches["ratelimit"].clear()
 
 
+_SQLITE_HAMMER = """
+import json, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connections
+from django.test import RequestFactory
+from oversight.public import limits
+call_command("migrate", "oversight", verbosity=0)  # as make setup does: the table comes with it
+start = threading.Barrier(40)
+def one(_):
+    request = RequestFactory().get("/api/public/number-check/", REMOTE_ADDR="10.9.9.9")
+    start.wait()
+    try:
+        return limits.retry_after(request, "concurrency-test") is None
+    finally:
+        connections.close_all()
+with ThreadPoolExecutor(max_workers=40) as pool:
+    print(json.dumps(sum(pool.map(one, range(40)))))
+"""
+
+
+def test_concurrent_requests_never_exceed_the_limit_sqlite_file(tmp_path):
+    """The embedded default itself: the database cache in a SQLite file (WAL, BEGIN
+    IMMEDIATE), 40 threads with a connection each against a limit of 10: exactly 10 pass.
+    In a process of its own (the in-memory test database cannot host concurrent writers)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("CACHE_URL", "REDIS_URL")},
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
+        "PUBLIC_RATE_LIMIT_MINUTE": "10",
+        "PUBLIC_RATE_LIMIT_DAY": "1000",
+    }
+    out = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", _SQLITE_HAMMER],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip().splitlines()[-1]) == 10
+
+
 def test_concurrent_requests_never_exceed_the_limit_redis(settings):
     """Production's store (django-redis at CACHE_URL): INCR is atomic."""
     import redis
