@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 RUN_ENV := EMBEDDED=1
 
 .PHONY: run test setup venv browser lint format migrations-check ci clean totp worker beat bench
-.PHONY: integration backup restore
+.PHONY: integration backup restore api-contract
 
 venv: $(STAMP)
 
@@ -56,6 +56,12 @@ INTEGRATION_BROKER ?= amqp://guest:guest@127.0.0.1:5672//
 integration: venv
 	@PORTAL_INTEGRATION=1 DATABASE_URL=$(INTEGRATION_DB) CELERY_BROKER_URL=$(INTEGRATION_BROKER) \
 	  CELERY_QUEUE=portal-integration $(BIN)/python -m pytest -q --create-db -p no:randomly tests/integration
+
+# The API against its OpenAPI schema (schemathesis, every operation, every check) on a live
+# server with the demo data, as each role and as two institutions (.ci/api-contract).
+# API_CONTRACT_EXAMPLES bounds the examples per operation (default 12).
+api-contract: venv
+	@bash .ci/api-contract
 
 totp: venv
 	@$(RUN_ENV) $(BIN)/python manage.py demo_totp rita

@@ -31,6 +31,9 @@ from .models import (
     GroupStatus,
 )
 
+# No complaint transferred to the portal predates it by decades: an earlier year is a typo.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
 
 def _require_regulator_writer(actor) -> None:
     if audit.is_system(actor):
@@ -94,6 +97,8 @@ def complaint_create(
         received_at = timezone.make_aware(received_at, timezone.get_default_timezone())
     if received_at > timezone.now():
         raise PortalError("投诉时间晚于当前时间", code="received_at", field="received_at")
+    if received_at < EARLIEST:
+        raise PortalError("投诉时间早于 2000 年，请核对", code="received_at", field="received_at")
     reference = (reference or "").strip()[: complaint_form.REFERENCE_MAX]
     institution_name = (institution_name or "").strip()[: complaint_form.INSTITUTION_MAX]
     with transaction.atomic():

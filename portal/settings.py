@@ -353,6 +353,28 @@ IMPORT_STALE_SECONDS = int(os.environ.get("IMPORT_STALE_SECONDS", 15 * 60))
 # Records are kept at least 2 years (000 §二(一)2; 001 第十二条).
 RETENTION_DAYS = retention_days(os.environ.get("RETENTION_DAYS"))
 
+# Bulk-SMS filings (filings/checks.py, issue 12 §3): which check codes stop a submission
+# (the rest are warnings the regulator sees), and the hours when collection SMS may not be
+# sent (000 §二(一)2: 22:00–08:00), by province ("" = everywhere else), e.g.
+# SMS_FILING_QUIET_HOURS="22:00-08:00;某省=21:30-08:30".
+SMS_FILING_BLOCKING_CHECKS = env_list(
+    "SMS_FILING_BLOCKING_CHECKS",
+    "LATE,CALENDAR_MISSING,PORT_UNREGISTERED,SENDER_UNAUTHORISED,BAD_PERIOD",
+)
+
+
+def quiet_hours(text: str) -> dict[str, tuple[str, str]]:
+    hours = {"": ("22:00", "08:00")}
+    for part in text.split(";"):
+        province, _, span = part.strip().rpartition("=")
+        if "-" in span:
+            start, end = (piece.strip() for piece in span.split("-", 1))
+            hours[province.strip()] = (start, end)
+    return hours
+
+
+SMS_FILING_QUIET_HOURS = quiet_hours(os.environ.get("SMS_FILING_QUIET_HOURS", "22:00-08:00"))
+
 # Security headers. HTTPS-only settings switch on when DEBUG is off.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -387,10 +409,10 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/min"),
         "user": os.environ.get("API_THROTTLE_USER", "600/min"),
     },
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["portal.filters.FilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "portal.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -411,6 +433,16 @@ SPECTACULAR_SETTINGS = {
         "NumberKindEnum": "registry.models.NumberKindField",
         "PurposeEnum": "registry.models.Purpose",
         "ImportModeEnum": "registry.models.ImportMode",
+        "FilingCheckCodeEnum": "filings.checks.CODE_CHOICES",
+        "FilingStatusEnum": "filings.models.FilingStatus",
+        "SmsPurposeEnum": "filings.models.SmsPurpose",
+        "FilingQualificationEnum": "filings.models.Qualification",
+        "FilingDecisionEnum": "filings.serializers.DECISIONS",
+        # What a write accepts: the code or its Chinese label (registry/serializers.py).
+        "PurposeInputEnum": "registry.serializers.PURPOSE_CHOICES",
+        "NumberKindInputEnum": "registry.serializers.NUMBER_KIND_CHOICES",
+        "OrganisationKindEnum": "portal.models.OrgKind",
+        "RoleEnum": "portal.models.Role",
     },
 }
 

@@ -16,6 +16,7 @@ from .views import audit, calendar, dashboard, errors, organisations, tokens
 uploads = SimpleRouter()
 uploads.register("uploads", upload_api.UploadJobViewSet, basename="upload")
 
+handler400 = "portal.views.errors.error_400"
 handler403 = "portal.views.errors.error_403"
 handler404 = "portal.views.errors.error_404"
 handler500 = "portal.views.errors.error_500"
@@ -67,4 +68,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
     path("", include("oversight.urls")),
+    path("", include("filings.urls")),
 ]

@@ -15,6 +15,7 @@ fall due at 23:59:59 Asia/Shanghai of the last allowed working day:
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 from collections.abc import Iterable
@@ -153,6 +154,44 @@ def sms_filing_deadline(start: dt.datetime | dt.date) -> dt.datetime:
     """
     start_day = start if not isinstance(start, dt.datetime) else local_date(start)
     return end_of_day(working_days_before(start_day, LEAD_WORKING_DAYS)[-1])
+
+
+def sms_filing_deadlines(
+    days: Iterable[dt.date],
+) -> dict[dt.date, dt.datetime | CalendarYearMissing]:
+    """:func:`sms_filing_deadline` for many start days in two queries (the covered years,
+    then the working days of the span): each day maps to its deadline, or to the
+    :class:`CalendarYearMissing` that the single-day function would raise for it."""
+    from .models import WorkDay
+
+    wanted = sorted(set(days))
+    if not wanted:
+        return {}
+    known = covered_years()
+    # Five working days never span more than a few weeks, even over Spring Festival.
+    opened = list(
+        WorkDay.objects.filter(
+            date__gte=wanted[0] - dt.timedelta(days=62), date__lt=wanted[-1], is_workday=True
+        )
+        .order_by("date")
+        .values_list("date", flat=True)
+    )
+    result: dict[dt.date, dt.datetime | CalendarYearMissing] = {}
+    for day in wanted:
+        if day.year not in known:
+            result[day] = CalendarYearMissing(day.year)
+            continue
+        index = bisect.bisect_left(opened, day)
+        found = index >= LEAD_WORKING_DAYS
+        earliest_year = opened[index - LEAD_WORKING_DAYS].year if found else day.year - 1
+        missing = [y for y in range(earliest_year, day.year + 1) if y not in known]
+        if missing:
+            result[day] = CalendarYearMissing(missing[0])
+        elif not found:
+            result[day] = CalendarYearMissing(day.year - 1)
+        else:
+            result[day] = end_of_day(opened[index - LEAD_WORKING_DAYS])
+    return result
 
 
 def quarter_last_day(year: int, quarter: int) -> dt.date:

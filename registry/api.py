@@ -9,21 +9,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from portal.errors import PortalError
-from portal.filters import IdFilter
+from portal.filters import BooleanFilter, IdFilter
+from portal.permissions import OrganisationKinds
 from portal.spreadsheets.api import UploadJobFilter, UploadJobViewSet
 
 from . import selectors, services
-from .forms import COLUMN_FIELDS, column_values, number_initial
+from .forms import COLUMN_FIELDS, DOCUMENT_CONTENT_TYPES, column_values, number_initial
 from .importers import register
 from .models import Partner, RegisteredNumber, Status
 from .serializers import (
+    PURPOSE_CHOICES,
     ImportCreatedSerializer,
     ImportJobSerializer,
     ImportUploadSerializer,
@@ -50,13 +50,10 @@ def require_writer(user, institution_id: int | None = None) -> None:
         raise denial
 
 
-class RegistryReader(BasePermission):
+class RegistryReader(OrganisationKinds):
     """Carriers have no registry (the pages are a 404): neither has the API (issue 10 §6)."""
 
-    def has_permission(self, request, view) -> bool:
-        if request.user.is_authenticated and request.user.kind not in selectors.READERS:
-            raise NotFound
-        return True
+    kinds = selectors.READERS
 
 
 def _with_api_field(exc: PortalError) -> PortalError:
@@ -73,8 +70,10 @@ class NumberFilter(django_filters.FilterSet):
     number = django_filters.CharFilter(
         method="filter_number", help_text="号码，任意写法，按纯数字子串匹配"
     )
-    purpose = django_filters.CharFilter(
-        method="filter_purpose", help_text="用途：marketing / collection / both 或中文"
+    purpose = django_filters.ChoiceFilter(
+        method="filter_purpose",
+        choices=PURPOSE_CHOICES,
+        help_text="用途：marketing / collection / both，或 营销 / 催收 / 营销及催收",
     )
     carrier = django_filters.CharFilter(method="filter_carrier", help_text="电信运营商")
     status = django_filters.ChoiceFilter(
@@ -85,7 +84,7 @@ class NumberFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(
         method="filter_kind", choices=selectors.kind_filter_choices(), help_text="号码类型"
     )
-    shared = django_filters.BooleanFilter(
+    shared = BooleanFilter(
         method="filter_shared", help_text="多机构登记：true 只列其他机构也登记在用的号码"
     )
     partner = IdFilter(field_name="partner_id", help_text="合作单位 id")
@@ -99,11 +98,7 @@ class NumberFilter(django_filters.FilterSet):
         return selectors.filter_numbers(queryset, q=value, status="")
 
     def filter_purpose(self, queryset, name, value):
-        try:
-            code = purpose_code(value)
-        except ValidationError:
-            return queryset.none()  # an unknown purpose matches nothing
-        return selectors.filter_numbers(queryset, purpose=code, status="")
+        return selectors.filter_numbers(queryset, purpose=purpose_code(value), status="")
 
     def filter_carrier(self, queryset, name, value):
         return selectors.filter_numbers(queryset, carrier=value, status="")
@@ -132,6 +127,8 @@ class NumberFilter(django_filters.FilterSet):
 )
 class NumberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, RegistryReader]
+    # JSON only: a form encoding has no null (valid_to), and a number has no file to send.
+    parser_classes = [JSONParser]
     serializer_class = NumberSerializer
     filterset_class = NumberFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -326,7 +323,10 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(
         summary="下载委托书文件",
         tags=["合作单位"],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+        responses={
+            **{(200, kind): OpenApiTypes.BINARY for kind in DOCUMENT_CONTENT_TYPES},
+            404: OpenApiResponse(description="不存在、不可见，或未上传委托书"),
+        },
     )
     @action(detail=True, methods=["get"])
     def document(self, request, pk=None):

@@ -7,7 +7,7 @@ import datetime as dt
 from portal.audit import SYSTEM
 
 from .models import Partner, RegisteredNumber, Status
-from .services import number_register, partner_save, partner_set_public_contact
+from .services import number_register, partner_save, partner_set_public_contact, signature_add
 
 ALICE = "91330000MA2A1CE00B"
 BOB = "91330000MA2B0B000F"
@@ -112,3 +112,5 @@ def load(orgs: dict) -> None:
                     "所属主端口": main,
                 },
             )
+    # A name 甲银行 registered as its SMS signature besides its own (filings' NO_IDENTITY).
+    signature_add(actor=SYSTEM, institution=orgs[ALICE], name="甲银行信用卡", note="演示")

@@ -46,6 +46,15 @@ CARRIERS = list(BASIC_CARRIERS)
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
 DOCUMENT_EXTENSIONS = ("pdf", "jpg", "jpeg", "png", "ofd")
 DOCUMENT_ACCEPT = ".pdf,.jpg,.jpeg,.png,.ofd"
+# How a stored document is served (the API documents exactly these; issue 17 §2).
+DOCUMENT_TYPES = {
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "ofd": "application/ofd",
+}
+DOCUMENT_CONTENT_TYPES = tuple(dict.fromkeys(DOCUMENT_TYPES.values()))
 # The first bytes of each format: a renamed executable is not a scan of a letter.
 DOCUMENT_MAGIC = {
     "pdf": b"%PDF-",

@@ -335,3 +335,45 @@ class NumberStaging(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.row_no}"
+
+
+class SignatureQuerySet(models.QuerySet):
+    def visible_to(self, user) -> SignatureQuerySet:
+        return _scoped(self, user)
+
+
+class RegisteredSignature(models.Model):
+    """A name an institution registered as its SMS signature (短信签名): its trademark, a
+    filed app name or another name besides its full name and contiguous abbreviations
+    (domain.md "SMS signatures"). The bulk-SMS filing checks read these (filings/checks.py).
+    Removing one keeps the row (``removed_at``): a filing checked against it stays
+    explainable."""
+
+    institution = models.ForeignKey(
+        Organisation, verbose_name="机构", on_delete=models.PROTECT, related_name="signatures"
+    )
+    name = models.CharField("签名", max_length=40)
+    note = models.CharField("说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("登记时间", default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    removed_at = models.DateTimeField("删除时间", null=True, blank=True)
+
+    objects = SignatureQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "登记签名"
+        verbose_name_plural = "登记签名"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "name"],
+                condition=Q(removed_at__isnull=True),
+                name="signature_unique_per_institution",
+                violation_error_message="该签名已登记",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

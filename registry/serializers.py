@@ -4,10 +4,10 @@ the 号码登记表 column names (forms.md §1) that services.number_register va
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from portal.api import TextField
 from portal.spreadsheets.api import UploadJobSerializer
 from portal.spreadsheets.reader import fold
 
@@ -19,6 +19,10 @@ KIND_CODES = {
     **{kind.value: label for kind, label in numbers.KIND_LABELS.items()},
     "sub_port": "子端口",
 }
+# What the API accepts for 用途 / 委托类型 and 号码类型: the English code or its Chinese
+# label, exactly (the schema's enum; issue 17 §2).
+PURPOSE_CHOICES = [*Purpose.choices, *((label, label) for label in Purpose.labels)]
+NUMBER_KIND_CHOICES = [*KIND_CODES.items(), *((label, label) for label in KIND_CODES.values())]
 
 
 def purpose_label(value: str) -> str:
@@ -45,6 +49,22 @@ def purpose_code(value: str) -> str:
     return str(code)
 
 
+@extend_schema_field(
+    {
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}],
+        "nullable": True,
+    }
+)
+class OptionalDateField(serializers.DateField):
+    """A date that may be left empty: ``null`` in JSON, an empty string in a form (which has
+    no null), both meaning none."""
+
+    def to_internal_value(self, value):
+        if value == "":
+            return None
+        return super().to_internal_value(value)
+
+
 class InstitutionBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -66,7 +86,9 @@ class NumberSerializer(serializers.ModelSerializer):
     shared = serializers.SerializerMethodField(
         help_text="多机构登记：其他机构也登记在用该号码（不含同一合作单位），由通信管理局核实"
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="登记人用户名"
+    )
 
     class Meta:
         model = RegisteredNumber
@@ -112,36 +134,52 @@ class NumberSerializer(serializers.ModelSerializer):
         return obj.shared
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "本机构营销号码",
+            request_only=True,
+            value={
+                "number": "13912345678",
+                "purpose": "marketing",
+                "user_name": "本机构",
+                "carrier": "中国移动",
+                "valid_from": "2026-01-01",
+                "valid_to": None,
+            },
+        )
+    ]
+)
 class NumberWriteSerializer(serializers.Serializer):
     """One row of the 号码登记表 with English names; validated in meaning by the service."""
 
-    number = serializers.CharField(max_length=64, help_text="号码（任意常见写法，保存为纯数字）")
-    kind = serializers.CharField(
+    number = TextField(max_length=64, help_text="号码（任意常见写法，保存为纯数字）")
+    kind = serializers.ChoiceField(
+        choices=NUMBER_KIND_CHOICES,
         required=False,
         allow_blank=True,
-        help_text="号码类型：mobile/landline/short/tollfree/sms_port/sub_port 或中文；留空自动识别",
+        help_text="号码类型：英文代码或中文名称；留空自动识别",
     )
-    main_port = serializers.CharField(
+    main_port = TextField(
         required=False, allow_blank=True, max_length=64, help_text="所属主端口（子端口必填）"
     )
-    purpose = serializers.CharField(
-        help_text="用途：marketing / collection / both，或 营销 / 催收 / 营销及催收"
+    purpose = serializers.ChoiceField(
+        choices=PURPOSE_CHOICES,
+        help_text="用途：marketing / collection / both，或 营销 / 催收 / 营销及催收",
     )
-    user_name = serializers.CharField(
-        max_length=200, help_text="使用单位：本机构、分支机构或合作单位名称"
-    )
-    user_credit_code = serializers.CharField(
+    user_name = TextField(max_length=200, help_text="使用单位：本机构、分支机构或合作单位名称")
+    user_credit_code = TextField(
         required=False, allow_blank=True, max_length=18, help_text="使用单位统一社会信用代码"
     )
-    carrier = serializers.CharField(max_length=100, help_text="电信运营商")
-    document_number = serializers.CharField(
+    carrier = TextField(max_length=100, help_text="电信运营商")
+    document_number = TextField(
         required=False, allow_blank=True, max_length=64, help_text="委托书编号"
     )
     valid_from = serializers.DateField(help_text="合作起始日期")
     valid_to = serializers.DateField(
         required=False, allow_null=True, help_text="合作截止日期，空为长期"
     )
-    remark = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    remark = TextField(required=False, allow_blank=True, max_length=500)
 
     def validate_purpose(self, value: str) -> str:
         return purpose_label(value)
@@ -150,9 +188,18 @@ class NumberWriteSerializer(serializers.Serializer):
         return KIND_CODES.get(value.strip(), value.strip())
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "合作到期终止",
+            request_only=True,
+            value={"end_date": "2026-12-31", "reason": "合作到期"},
+        )
+    ]
+)
 class NumberEndSerializer(serializers.Serializer):
     end_date = serializers.DateField(help_text="终止日期")
-    reason = serializers.CharField(max_length=200, help_text="终止原因")
+    reason = TextField(max_length=200, help_text="终止原因")
 
 
 class NumberVersionSerializer(NumberSerializer):
@@ -203,7 +250,7 @@ class PartnerSerializer(serializers.ModelSerializer):
     def get_has_document(self, obj: Partner) -> bool:
         return bool(obj.document)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_document_url(self, obj: Partner) -> str | None:
         if not obj.document:
             return None
@@ -216,20 +263,36 @@ class PartnerSerializer(serializers.ModelSerializer):
         return obj.numbers.filter(status="active").count()
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "委托催收公司",
+            request_only=True,
+            value={
+                "name": "杭州示例催收服务有限公司",
+                "credit_code": "91330100MA2PART033",
+                "kind": "collection",
+                "valid_from": "2026-01-01",
+                "valid_to": "2027-12-31",
+            },
+        )
+    ]
+)
 class PartnerWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, help_text="合作单位名称")
-    credit_code = serializers.CharField(max_length=40, help_text="统一社会信用代码")
-    kind = serializers.CharField(
-        help_text="委托类型：marketing / collection / both，或 营销 / 催收 / 营销及催收"
+    name = TextField(max_length=200, help_text="合作单位名称")
+    credit_code = TextField(max_length=40, help_text="统一社会信用代码")
+    kind = serializers.ChoiceField(
+        choices=PURPOSE_CHOICES,
+        help_text="委托类型：marketing / collection / both，或 营销 / 催收 / 营销及催收",
     )
-    document_number = serializers.CharField(
+    document_number = TextField(
         required=False, allow_blank=True, max_length=64, help_text="委托书编号"
     )
     valid_from = serializers.DateField(help_text="委托起始日期")
-    valid_to = serializers.DateField(required=False, allow_null=True, help_text="委托截止日期")
-    contact = serializers.CharField(
-        required=False, allow_blank=True, max_length=100, help_text="联系人及电话"
+    valid_to = OptionalDateField(
+        required=False, allow_null=True, help_text="委托截止日期；null 或空字符串为长期"
     )
+    contact = TextField(required=False, allow_blank=True, max_length=100, help_text="联系人及电话")
     document = serializers.FileField(
         required=False, allow_null=True, help_text="委托书文件：PDF/JPG/PNG/OFD，不超过 10 MB"
     )

@@ -411,3 +411,71 @@ def import_job_run(*, job_id: int) -> UploadJob:
 def import_job_fail(*, job_id: int, reason: str) -> None:
     """The engine's ``upload_job_fail``: the register is unchanged; the job says so."""
     upload_job_fail(job_id=job_id, reason=reason)
+
+
+# --- signatures --------------------------------------------------------------------------
+
+SIGNATURE_MAX = 40
+
+
+def signature_text(text: str) -> str:
+    """A signature as registered: brackets (【】, [], 〖〗) and spaces dropped, full-width
+    folded (NFKC)."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text or "")
+    return "".join(ch for ch in folded if ch not in "【】[]〖〗〔〕 \t\r\n")
+
+
+def signature_add(*, actor, institution: Organisation, name: str, note: str = ""):
+    """Register a name the institution signs its SMS with (domain.md "SMS signatures":
+    trademark or filed app name). Adding the same name again is a no-op."""
+    from .models import RegisteredSignature
+
+    _require_institution(institution)
+    _require_writer(actor, institution)
+    clean = signature_text(name)
+    if len(clean) < 2:
+        raise PortalError("签名至少 2 个字", code="signature", field="name")
+    if len(clean) > SIGNATURE_MAX:
+        raise PortalError(f"签名不能超过 {SIGNATURE_MAX} 个字", code="signature", field="name")
+    with transaction.atomic():
+        existing = RegisteredSignature.objects.filter(
+            institution=institution, name=clean, removed_at__isnull=True
+        ).first()
+        if existing is not None:
+            return existing, False
+        signature = RegisteredSignature.objects.create(
+            institution=institution,
+            name=clean,
+            note=note.strip()[:200],
+            created_by=None if audit.is_system(actor) else actor,
+        )
+        audit.record(
+            "signature.add",
+            actor=actor,
+            organisation=institution,
+            obj=signature,
+            summary={"name": clean, "note": signature.note},
+        )
+    return signature, True
+
+
+def signature_remove(*, actor, signature) -> None:
+    """Take a registered signature out of use (the row stays, with its removal time)."""
+    from .models import RegisteredSignature
+
+    _require_writer(actor, signature.institution)
+    with transaction.atomic():
+        current = RegisteredSignature.objects.select_for_update().get(pk=signature.pk)
+        if current.removed_at is not None:
+            return
+        current.removed_at = timezone.now()
+        current.save(update_fields=["removed_at"])
+        audit.record(
+            "signature.remove",
+            actor=actor,
+            organisation=current.institution,
+            obj=current,
+            summary={"name": current.name},
+        )

@@ -44,6 +44,12 @@ urlpatterns = [
         upload_views.upload_error_report,
         name="registry_import_errors",
     ),
+    path("registry/signatures/", views.signature_list, name="registry_signature_list"),
+    path(
+        "registry/signatures/<int:pk>/remove/",
+        views.signature_remove,
+        name="registry_signature_remove",
+    ),
     path("registry/template.xlsx", views.register_template, name="registry_template"),
     path("api/registry/", include(router.urls)),
 ]

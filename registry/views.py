@@ -25,6 +25,7 @@ from portal.views import paginate, require_kind, stored_file_response
 from . import exports, selectors, services
 from .forms import (
     CARRIERS,
+    DOCUMENT_TYPES,
     EndForm,
     ImportForm,
     NumberForm,
@@ -32,7 +33,7 @@ from .forms import (
     number_initial,
 )
 from .importers import register
-from .models import ImportStatus, Partner, Purpose, RegisteredNumber, Status
+from .models import ImportStatus, Partner, Purpose, RegisteredNumber, RegisteredSignature, Status
 
 OVERSEERS = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -364,7 +365,12 @@ def partner_document(request: HttpRequest, pk: int) -> FileResponse:
 def partner_document_response(partner: Partner) -> FileResponse:
     """The page's and the API's one download of an entrustment document."""
     name = partner.document_name or os.path.basename(partner.document.name or "")
-    return stored_file_response(partner.document, filename=name)
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return stored_file_response(
+        partner.document,
+        filename=name,
+        content_type=DOCUMENT_TYPES.get(suffix, "application/octet-stream"),
+    )
 
 
 # --- imports -------------------------------------------------------------------------------
@@ -430,3 +436,52 @@ def institution_panel(request: HttpRequest) -> dict:
 
 def regulator_panel(request: HttpRequest) -> dict:
     return selectors.regulator_summary(user=request.user)
+
+
+# --- registered signatures -----------------------------------------------------------------
+
+
+@login_required
+def signature_list(request: HttpRequest) -> HttpResponse:
+    """An institution's registered SMS signatures (its trademark, app name…): the bulk-SMS
+    filing checks accept them as the sender's identity (domain.md "SMS signatures")."""
+    require_kind(request, OrgKind.INSTITUTION)
+    user = request.user
+    error = ""
+    if request.method == "POST":
+        _writer(request)
+        try:
+            signature, created = services.signature_add(
+                actor=user,
+                institution=user.organisation,
+                name=request.POST.get("name", ""),
+                note=request.POST.get("note", ""),
+            )
+        except PortalError as exc:
+            error = exc.message
+        else:
+            if created:
+                messages.success(request, f"已登记签名“{signature.name}”")
+            else:
+                messages.info(request, f"签名“{signature.name}”已登记")
+            return redirect("registry_signature_list")
+    rows = RegisteredSignature.objects.visible_to(user).filter(removed_at__isnull=True)
+    return render(
+        request,
+        "registry/signatures/list.html",
+        {"signatures": rows, "can_write": _can_write(user), "error": error},
+    )
+
+
+@login_required
+def signature_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    require_kind(request, OrgKind.INSTITUTION)
+    signature = get_object_or_404(
+        RegisteredSignature.objects.visible_to(request.user), pk=pk, removed_at__isnull=True
+    )
+    _writer(request, signature.institution_id)
+    if request.method != "POST":
+        raise Http404
+    services.signature_remove(actor=request.user, signature=signature)
+    messages.success(request, f"已删除签名“{signature.name}”")
+    return redirect("registry_signature_list")

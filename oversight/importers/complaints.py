@@ -154,6 +154,8 @@ def validate_cells(cells: list[str], columns: dict[str, int], ctx: Context) -> R
         else:
             if received > ctx.now:
                 errors.append((RECEIVED, f"{RECEIVED}“{text}”晚于当前时间"))
+            elif received.year < 2000:
+                errors.append((RECEIVED, f"{RECEIVED}“{text}”早于 2000 年，请核对"))
 
     channel = _CHANNELS.get(fold(_get(cells, columns, CHANNEL)))
     if channel is None:

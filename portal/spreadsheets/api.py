@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 
@@ -25,8 +30,12 @@ class UploadJobSerializer(serializers.ModelSerializer):
     form_label = serializers.CharField(read_only=True, help_text="表单名称")
     percent = serializers.IntegerField(read_only=True, help_text="进度百分比")
     is_finished = serializers.BooleanField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    error_report_url = serializers.SerializerMethodField(help_text="错误报告下载地址")
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="上传人用户名"
+    )
+    error_report_url = serializers.SerializerMethodField(
+        help_text="错误报告下载地址；没有错误报告时为 null"
+    )
     error_report_route = "upload-error-report"
 
     class Meta:
@@ -61,7 +70,7 @@ class UploadJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_error_report_url(self, obj: UploadJob) -> str | None:
         from django.urls import reverse
 
@@ -80,7 +89,7 @@ class UploadJobFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-NOT_FOUND = {"description": "不存在或无权查看（其他单位的任务）"}
+NOT_FOUND = OpenApiResponse(description="不存在、无权查看（其他单位的任务），或没有错误报告")
 
 
 @extend_schema_view(

@@ -11,6 +11,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,47 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)
 
 
+def error_400(request: HttpRequest, exception=None) -> HttpResponse:
+    """A request Django itself refuses (too large, a bad host, a broken multipart body)."""
+    if _is_api(request):
+        from ..api import error_body
+
+        return JsonResponse(
+            error_body("bad_request", "请求无法处理：请检查请求的格式与大小"), status=400
+        )
+    return defaults.bad_request(request, exception)
+
+
 def error_403(request: HttpRequest, exception=None) -> HttpResponse:
     """The reason a view gave (what the user can do instead), or the general sentence."""
     reason = str(exception or "").strip()
+    if _is_api(request):
+        from ..api import error_body
+
+        return JsonResponse(error_body("forbidden", reason or "无权执行此操作"), status=403)
     return render(request, "403.html", {"reason": reason}, status=403)
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
 def error_404(request: HttpRequest, exception=None) -> HttpResponse:
+    if _is_api(request):
+        # A path no API route matches (``/api/registry/imports/0.5/``) answers in the one
+        # error shape too, never a page (issue 17 §1).
+        from ..api import error_body
+
+        return JsonResponse(error_body("not_found", "未找到"), status=404)
     return render(request, "404.html", status=404)
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        # Outside DRF's handler (a middleware failed): still JSON with the request id.
+        from ..api import server_error_body
+
+        return JsonResponse(server_error_body(request), status=500)
     # No context processors: the database may be what failed.
     from django.template import loader
 

@@ -358,3 +358,17 @@ def test_the_api_lists_masked_complaints_and_records_new_ones(
         reverse("oversight-complaint-list"), {"number": "95599"}, content_type="application/json"
     )
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+
+
+def test_a_complaint_from_before_2000_is_refused(regulator_rita):
+    """schemathesis found year 0598 accepted (and shown as 0598-10-11T01:51:47+08:05:43)."""
+    with pytest.raises(PortalError) as exc:
+        complaint(regulator_rita, received_at=dt.datetime(598, 10, 11, tzinfo=dt.UTC))
+    assert exc.value.code == "received_at"
+
+
+def test_institutions_posting_a_complaint_get_the_documented_404(client_for, inst_alice):
+    response = client_for(inst_alice).post(
+        reverse("oversight-complaint-list"), {}, content_type="application/json"
+    )
+    assert response.status_code == 404 and response.json()["code"] == "not_found"

@@ -228,3 +228,29 @@ def test_a_bad_date_is_explained_in_chinese(client_for, carrier_carol):
     response = client_for(carrier_carol).get("/api/deadlines/", {"sms_start": "2026-02-30"})
     assert response.status_code == 400
     assert response.json()["detail"] == "日期 2026-02-30 不存在：2026 年 2 月只有 28 天"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"quarter": "2026q2"}, "quarter"),
+        ({"quarter": "2026-Q2"}, "quarter"),
+        ({"quarter": "٢٠٢٦Q2"}, "quarter"),
+        ({"sms_start": "2026-3-16"}, "sms_start"),
+        ({"sms_start": ""}, "sms_start"),
+    ],
+)
+def test_deadline_parameters_follow_the_schema(client_for, carrier_carol, params, field):
+    """Issue 17: the schema says a date and ``^[0-9]{4}Q[1-4]$``; the API forgave other
+    spellings (and Unicode digits)."""
+    response = client_for(carrier_carol).get("/api/deadlines/", params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "bad_date" and list(body["fields"]) == [field]
+
+
+def test_year_zero_is_a_year_the_calendar_does_not_know(client_for, carrier_carol):
+    """schemathesis: ``0000Q1`` matches the pattern and leaked ``year 0 is out of range``."""
+    response = client_for(carrier_carol).get("/api/deadlines/", {"quarter": "0000Q1"})
+    assert response.status_code == 409
+    assert response.json()["code"] == "calendar_year_missing"

@@ -19,7 +19,9 @@ def counts() -> tuple[int, int, int]:
     return Organisation.objects.count(), User.objects.count(), AuditEvent.objects.count()
 
 
-def test_load_demo_twice_is_idempotent():
+def test_load_demo_twice_is_idempotent(fixed_day):
+    from filings.models import SmsFiling
+
     before = counts()
     call_command("load_demo", "--force", "--json", stdout=StringIO())
     after_first = counts()
@@ -28,6 +30,10 @@ def test_load_demo_twice_is_idempotent():
     # Every demo write went through a service and its audit event (each app's demo data
     # adds its own: organisations, users, partners, numbers, complaints...).
     assert after_first[2] >= before[2] + 10 + 1 + 2 + 11
+    statuses = sorted(SmsFiling.objects.values_list("status", flat=True))
+    assert statuses == ["sent", "submitted", "submitted"]
+    assert sorted(len(f.checks) for f in SmsFiling.objects.all()) == [0, 0, 2]
+
     call_command("load_demo", "--force", "--json", stdout=StringIO())
     assert counts() == after_first
 

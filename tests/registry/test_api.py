@@ -157,7 +157,7 @@ def test_filters(client_for, inst_alice, alice_number):
     assert numbers_in(client.get(NUMBERS, {"number": "0013"})) == {"13800138000"}
     assert numbers_in(client.get(NUMBERS, {"purpose": "collection"})) == {"95599"}
     assert numbers_in(client.get(NUMBERS, {"purpose": "催收"})) == {"95599"}
-    assert numbers_in(client.get(NUMBERS, {"purpose": "推销"})) == set()
+    assert client.get(NUMBERS, {"purpose": "推销"}).status_code == 400  # not in the enum
     assert numbers_in(client.get(NUMBERS, {"carrier": "电信"})) == {"95599"}
     assert numbers_in(client.get(NUMBERS, {"kind": "sub_port"})) == {"106905559901"}
     assert numbers_in(client.get(NUMBERS, {"kind": "sms_port"})) == {"1069055599"}
@@ -371,6 +371,8 @@ def test_regulator_reads_partners_and_documents(
     response = client.get(f"{PARTNERS}{alice_partner.pk}/document/")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == PDF
+    # Issue 17: served as application/pdf (or an image), documented so.
+    assert response["Content-Type"] == "application/pdf"
 
 
 def test_create_a_partner_with_a_document(client_for, inst_alice):
@@ -520,3 +522,56 @@ def test_schema_lists_the_registry_with_chinese_summaries(client_for, inst_alice
         "multipart/form-data"
         in (schema["paths"]["/api/registry/imports/"]["post"]["requestBody"]["content"])
     )
+
+
+# --- the schema's facts, as the server keeps them (issue 17 §2) ------------------------
+
+
+@pytest.mark.parametrize("value", ["7", "1", "yes", "True"])
+def test_the_shared_filter_takes_true_or_false_only(client_for, regulator_rita, value):
+    """schemathesis: ``?shared=7`` (not a boolean) was read as "no filter"."""
+    response = client_for(regulator_rita).get(NUMBERS, {"shared": value})
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["shared"]
+
+
+@pytest.mark.parametrize("value", ["推销", "Marketing", "fax"])
+def test_writes_refuse_a_value_outside_the_enum(client_for, inst_alice, value):
+    response = client_for(inst_alice).post(
+        NUMBERS, {**NEW_NUMBER, "purpose": value, "kind": value}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert {"purpose", "kind"} <= set(response.json()["fields"])
+    response = client_for(inst_alice).post(PARTNERS, {**NEW_PARTNER, "kind": value})
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["kind"]
+
+
+def test_numbers_take_json_only(client_for, inst_alice):
+    response = client_for(inst_alice).post(NUMBERS, NEW_NUMBER)  # multipart
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+
+
+def test_an_empty_valid_to_in_a_form_is_none(client_for, inst_alice):
+    """A form encoding has no null: an empty 委托截止日期 means none (the schema says so)."""
+    response = client_for(inst_alice).post(PARTNERS, {**NEW_PARTNER, "valid_to": ""})
+    assert response.status_code == 201, response.content
+    assert response.json()["valid_to"] is None
+
+
+def test_a_partner_without_a_document_has_a_null_url(client_for, inst_alice, alice_partner):
+    body = client_for(inst_alice).get(f"{PARTNERS}{alice_partner.pk}/").json()
+    assert body["has_document"] is (body["document_url"] is not None)
+
+
+def test_a_text_field_takes_a_string_only(client_for, inst_alice):
+    """schemathesis (issue 17): ``"remark": 0`` was stored as "0" though the schema says
+    string."""
+    client = client_for(inst_alice)
+    response = client.post(NUMBERS, {**NEW_NUMBER, "remark": 0}, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"remark": ["应为字符串"]}
+    response = client.post(PARTNERS, {**NEW_PARTNER, "contact": 0}, content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["contact"]

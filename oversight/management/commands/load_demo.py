@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from filings import demo as filing_demo
 from portal.accounts import services as accounts
 from portal.audit import SYSTEM
 from registry import demo as registry_demo
@@ -73,6 +74,7 @@ class Command(BaseCommand):
                     accounts.totp_provision(actor=SYSTEM, user=user, secret=DEMO_TOTP_SECRET)
             registry_demo.load(orgs)
             oversight_demo.load()
+            filing_demo.load(orgs)
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0007_import_jobs_to_upload_jobs"),
+        ("registry", "0008_registeredsignature"),
     ]
 
     operations = [
