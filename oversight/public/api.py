@@ -37,11 +37,6 @@ class NumberCheckSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="给公众的说明")
 
 
-class PublicErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-
-
 class NumberCheckView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -64,16 +59,12 @@ class NumberCheckView(APIView):
             200: OpenApiResponse(
                 NumberCheckSerializer, description="核验结果（字段为固定清单，见 NumberCheck）"
             ),
-            400: OpenApiResponse(
-                PublicErrorSerializer, description="不是号码（code: invalid_number）"
+            400: OpenApiResponse(description="invalid_number：输入的不是号码、短信端口或子端口"),
+            429: OpenApiResponse(
+                description="throttled：超出每个网络地址的频率限制，Retry-After 头给出等待秒数"
             ),
             503: OpenApiResponse(
-                PublicErrorSerializer,
-                description="限频服务不可用（code: unavailable），带 Retry-After 头",
-            ),
-            429: OpenApiResponse(
-                PublicErrorSerializer,
-                description="超出频率限制（code: throttled），带 Retry-After 头",
+                description="unavailable：限频服务不可用（拒绝而不是不限频），Retry-After 头"
             ),
         },
     )
