@@ -260,14 +260,22 @@ def _tree_rss_mb(root_pid: int) -> float:
     return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def run_child(kind: str, path: Path, code: str, env: dict, root: Path = ROOT) -> dict:
-    """One measurement in a process of its own. Besides the peaks each process reports
+def run_child(
+    kind: str,
+    path: Path,
+    code: str,
+    env: dict,
+    root: Path = ROOT,
+    script: str = "import_numbers.py",
+) -> dict:
+    """One measurement in a process of its own (``script --child kind path code``; other
+    benches reuse this with their own script). Besides the peaks each process reports
     (added up: an upper bound), the memory of the whole process tree is sampled every 0.1 s:
     ``together_mb`` is the most it held at one moment (import and reader child together)."""
     process = subprocess.Popen(
         [
             sys.executable,
-            str(root / "bench" / "import_numbers.py"),
+            str(root / "bench" / script),
             "--child",
             kind,
             str(path),

@@ -44,18 +44,29 @@ class OversightConfig(AppConfig):
         from portal.models import OrgKind
         from portal.spreadsheets.form import register_form
 
+        from . import views
         from .importers import complaints
 
         register_form(complaints.FORM)
         if any(entry[3] == "complaint_list" for entry in MENU):
             return  # ready() ran already (test runners may call it twice)
         _register_audit_labels()
+        overseers = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
+        register_panel(kinds=overseers, order=5, template="oversight/panels/findings.html")(
+            views.findings_panel
+        )
         register_menu(
-            kinds=(OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR),
-            order=40,
-            label="投诉",
-            url_name="complaint_list",
-            icon="megaphone",
+            kinds=overseers, order=30, label="比对", url_name="run_list", icon="diagram-3"
+        )
+        register_menu(
+            kinds=(*overseers, OrgKind.INSTITUTION, OrgKind.CARRIER),
+            order=35,
+            label="问题线索",
+            url_name="finding_list",
+            icon="list-check",
+        )
+        register_menu(
+            kinds=overseers, order=40, label="投诉", url_name="complaint_list", icon="megaphone"
         )
         register_menu(
             kinds=(OrgKind.REGULATOR,),
@@ -91,6 +102,8 @@ def _register_audit_labels() -> None:
             "complaints.done": "投诉转办清单导入完成",
             "complaints.rejected": "投诉转办清单被拒收",
             "complaints.failed": "投诉转办清单导入失败",
+            "reconcile.start": "发起比对",
+            "reconcile.done": "比对完成",
         }
     )
     register_labels(
@@ -120,6 +133,16 @@ def _register_audit_labels() -> None:
             "before": {**dict(ComplaintStatus.choices), **dict(GroupStatus.choices)},
             "after": {**dict(ComplaintStatus.choices), **dict(GroupStatus.choices)},
             "kind": dict(GroupKind.choices),
+        },
+    )
+    register_labels(
+        "reconcile",
+        fields={
+            "as_of": "比对日",
+            "scheduled": "定时执行",
+            "counts": "各类问题数",
+            "new": "新增",
+            "resolved": "已消除",
         },
     )
     register_labels(

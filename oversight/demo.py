@@ -188,3 +188,17 @@ def load() -> int:
         added += 1
     load_public()
     return added
+
+
+def reconcile() -> int | None:
+    """One cross-match over the demo data as of today when there is none yet, so that the
+    administration's pages open on real findings (the quarter's filings and complaints,
+    the registers; the carrier's report of this quarter once carol submits it and a new
+    run is started)."""
+    from .models import ReconciliationRun
+    from .services import reconciliation_execute, reconciliation_start
+
+    if ReconciliationRun.objects.exists():
+        return None
+    run = reconciliation_start(actor=SYSTEM, as_of=timezone.localdate(), enqueue=False)
+    return reconciliation_execute(run_id=run.pk).pk

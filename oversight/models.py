@@ -8,10 +8,12 @@ through ``services.complaint_contact_reveal`` (audited)."""
 from __future__ import annotations
 
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from portal.masking import mask_contact, mask_text
 from portal.models import Organisation, OrgKind
@@ -194,6 +196,71 @@ class ComplaintGroupQuerySet(models.QuerySet):
         return self.none()
 
 
+# --- the cross-match (比对; issue 13 item 2; 000 §三(三), 002) -------------------------------
+
+
+class FindingCode(models.TextChoices):
+    UNREGISTERED = "UNREGISTERED", "未登记"
+    UNREPORTED = "UNREPORTED", "未报送"
+    OWNER_MISMATCH = "OWNER_MISMATCH", "服务对象不符"
+    CARRIER_MISMATCH = "CARRIER_MISMATCH", "运营商不符"
+    PURPOSE_MISMATCH = "PURPOSE_MISMATCH", "用途不符"
+    DOUBLE_CLAIM = "DOUBLE_CLAIM", "多机构登记"
+    PERIOD_MISMATCH = "PERIOD_MISMATCH", "合作期不符"
+    AUTH_EXPIRED = "AUTH_EXPIRED", "委托已过期"
+    UNLICENSED = "UNLICENSED", "无资质服务对象"
+    FILING_PORT_UNREGISTERED = "FILING_PORT_UNREGISTERED", "报备端口未登记"
+    COMPLAINED_UNREGISTERED = "COMPLAINED_UNREGISTERED", "被投诉号码未登记"
+    COMPLAINED_REGISTERED = "COMPLAINED_REGISTERED", "登记号码投诉较多"
+
+
+FINDING_MEANINGS = {
+    FindingCode.UNREGISTERED: (
+        "运营商为机构或其合作单位提供服务的号码，该号码及其上级主端口均不在该机构的在用登记中"
+    ),
+    FindingCode.UNREPORTED: "机构登记在用的号码，没有任何运营商报送该号码或其上级主端口",
+    FindingCode.OWNER_MISMATCH: "运营商报送的服务对象既不是登记该号码的机构，也不是其委托合作单位",
+    FindingCode.CARRIER_MISMATCH: "号码登记的电信运营商与报送该号码的运营商不同",
+    FindingCode.PURPOSE_MISMATCH: "报送的用途不在登记用途范围内",
+    FindingCode.DOUBLE_CLAIM: "同一号码由两家机构登记在用，且不是通过同一家合作单位",
+    FindingCode.PERIOD_MISMATCH: "登记与报送的合作期在比对日不一致（一方在期内，另一方不在）",
+    FindingCode.AUTH_EXPIRED: "运营商为合作单位服务，但其委托在比对日已失效",
+    FindingCode.UNLICENSED: "服务对象既不是平台已知的金融机构，也不是任何机构的委托合作单位",
+    FindingCode.FILING_PORT_UNREGISTERED: "报备的短信活动使用的端口在发送期间不在任何登记中",
+    FindingCode.COMPLAINED_UNREGISTERED: "被投诉从事金融营销、催收的号码不在任何机构的登记中",
+    FindingCode.COMPLAINED_REGISTERED: "登记号码本季度投诉数达到阈值",
+}
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "排队中"
+    RUNNING = "running", "比对中"
+    DONE = "done", "已完成"
+    FAILED = "failed", "失败"
+
+
+class FindingState(models.TextChoices):
+    NEW = "new", "新增"
+    PERSISTING = "persisting", "持续"
+    RESOLVED = "resolved", "已消除"
+
+
+def report_path(instance, filename: str) -> str:
+    return f"reconcile/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.xlsx"
+
+
+class ReconciliationRunQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ReconciliationRunQuerySet:
+        """Runs (their counts and reports) are the administration's and the financial
+        regulators'; institutions and carriers see only their own findings."""
+        organisation = getattr(user, "organisation", None) if user else None
+        if not getattr(user, "is_authenticated", False) or organisation is None:
+            return self.none()
+        if organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+            return self
+        return self.none()
+
+
 class ComplaintGroup(models.Model):
     """A group of complaints of one quarter flagged as possibly organised (异常投诉,
     代理维权, 反催收联盟; 003), with the evidence, until the administration decides."""
@@ -241,3 +308,159 @@ class GroupMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id}:{self.complaint_id}"
+
+
+class ReconciliationRun(models.Model):
+    as_of = models.DateField("比对日")
+    year = models.PositiveSmallIntegerField("年度")
+    quarter = models.PositiveSmallIntegerField("季度")
+    status = models.CharField(
+        "状态", max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField("进度（%）", default=0)
+    step = models.CharField("当前步骤", max_length=100, blank=True)
+    message = models.CharField("说明", max_length=500, blank=True)
+    # What the run read: report versions per carrier (accepted or not), filings, complaints.
+    inputs = models.JSONField("输入", default=dict, blank=True)
+    counts = models.JSONField("各类问题数", default=dict, blank=True)
+    new_count = models.PositiveIntegerField("新增", default=0)
+    persisting_count = models.PositiveIntegerField("持续", default=0)
+    resolved_count = models.PositiveIntegerField("已消除", default=0)
+    previous = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    seconds = models.FloatField("耗时（秒）", null=True, blank=True)
+    report = models.FileField("比对报告", upload_to=report_path, blank=True)
+    scheduled = models.BooleanField("定时执行", default=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    objects = ReconciliationRunQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "比对"
+        verbose_name_plural = "比对"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} 比对"
+
+    @property
+    def quarter_label(self) -> str:
+        return f"{self.year}Q{self.quarter}"
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) if self.counts else 0
+
+
+class FindingQuerySet(models.QuerySet):
+    def visible_to(self, user) -> FindingQuerySet:
+        """Regulators and financial regulators see every finding; an institution those about
+        its own numbers; a carrier those about its own services (issue 13 item 3)."""
+        organisation = getattr(user, "organisation", None) if user else None
+        if not getattr(user, "is_authenticated", False) or organisation is None:
+            return self.none()
+        if organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+            return self
+        if organisation.kind == OrgKind.INSTITUTION:
+            return self.filter(
+                Q(institution_id=organisation.pk) | Q(other_institution_id=organisation.pk)
+            )
+        if organisation.kind == OrgKind.CARRIER:
+            return self.filter(carrier_id=organisation.pk)
+        return self.none()
+
+
+class Finding(models.Model):
+    """One thing that does not add up, with the evidence from each side. Its ``identity``
+    (code + number + organisations) persists across runs: the regulator sees it as new,
+    persisting or resolved against the previous run. Evidence for a decision, not the
+    decision (000 §三(三))."""
+
+    run = models.ForeignKey(
+        ReconciliationRun, on_delete=models.CASCADE, related_name="findings", db_index=False
+    )
+    code = models.CharField("问题类型", max_length=32, choices=FindingCode.choices)
+    identity = models.CharField("标识", max_length=120)
+    state = models.CharField(
+        "状态", max_length=12, choices=FindingState.choices, default=FindingState.NEW
+    )
+    number = models.CharField("号码", max_length=32)
+    institution = models.ForeignKey(
+        Organisation,
+        verbose_name="机构",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    other_institution = models.ForeignKey(
+        Organisation,
+        verbose_name="另一机构",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    carrier = models.ForeignKey(
+        Organisation,
+        verbose_name="运营商",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    # Evidence: which register line(s), report line, filing; how many complaints.
+    registered = models.ForeignKey(
+        "registry.RegisteredNumber",
+        verbose_name="登记",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    other_registered = models.ForeignKey(
+        "registry.RegisteredNumber",
+        verbose_name="另一登记",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    # Report lines and filings are never deleted (every version stays readable): their ids
+    # are kept as evidence pointers, read through the scoped models on the finding's page.
+    report_line_id = models.BigIntegerField("报送行", null=True, blank=True)
+    report_id = models.BigIntegerField("报送版本", null=True, blank=True)
+    filing_id = models.BigIntegerField("短信报备", null=True, blank=True)
+    object_name = models.CharField("服务对象", max_length=200, blank=True)
+    object_credit_code = models.CharField("服务对象信用代码", max_length=18, blank=True)
+    complaint_count = models.PositiveIntegerField("投诉数", default=0)
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "问题线索"
+        verbose_name_plural = "问题线索"
+        ordering = ["code", "number", "pk"]
+        indexes = [
+            models.Index(fields=["run", "code"], name="finding_run_code"),
+            models.Index(fields=["run", "identity"], name="finding_run_identity"),
+            models.Index(fields=["identity"], name="finding_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.number}"
+
+    @property
+    def meaning(self) -> str:
+        return FINDING_MEANINGS[FindingCode(self.code)]

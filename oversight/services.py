@@ -8,11 +8,16 @@ into an audit summary or a log, and each full read is itself audited."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import logging
+from pathlib import Path
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from portal import audit
+from portal import audit, workdays
 from portal.errors import NotPermitted, PortalError
 from portal.models import Organisation, OrgKind, Role
 from portal.spreadsheets.pipeline import upload_job_create
@@ -29,7 +34,11 @@ from .models import (
     GroupKind,
     GroupMember,
     GroupStatus,
+    ReconciliationRun,
+    RunStatus,
 )
+
+log = logging.getLogger(__name__)
 
 # No complaint transferred to the portal predates it by decades: an earlier year is a typo.
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -379,3 +388,153 @@ def complaint_group_decide(*, actor, group: ComplaintGroup, status: str, note: s
     group.status, group.note = current.status, current.note
     group.decided_at, group.decided_by = current.decided_at, current.decided_by
     return True
+
+
+# --- the cross-match (issue 13 items 2 and 5) ------------------------------------------------
+
+
+def _require_reconciler(actor) -> None:
+    if audit.is_system(actor):
+        return
+    if not (getattr(actor, "is_regulator", False) and actor.role in (Role.ADMIN, Role.OPERATOR)):
+        raise NotPermitted("只有通信管理局的管理员或经办人可以发起比对")
+
+
+def progress_path(run_id: int) -> Path:
+    """The live progress of a running cross-match: the run's one transaction keeps its
+    rows invisible until it commits, so the percentage lives in a small file."""
+    return Path(settings.MEDIA_ROOT) / "progress" / f"reconcile-{run_id}.txt"
+
+
+def live_progress(run: ReconciliationRun) -> tuple[int, str]:
+    if run.status != RunStatus.RUNNING:
+        return run.progress, run.step
+    try:
+        percent, _, step = progress_path(run.pk).read_text(encoding="utf-8").partition("\t")
+        return int(percent), step
+    except (OSError, ValueError):
+        return run.progress, run.step
+
+
+def reconciliation_start(
+    *, actor, as_of: dt.date, scheduled: bool = False, enqueue: bool = True
+) -> ReconciliationRun:
+    """Queue a cross-match as of ``as_of`` (000 §三(三): the administration compares both
+    sides' usage with the complaints). The Celery task runs it; ``enqueue=False`` leaves it
+    to the caller (the command line runs it at once)."""
+    _require_reconciler(actor)
+    workdays.quarter_of(as_of)
+    year, quarter = workdays.quarter_of(as_of)
+    with transaction.atomic():
+        run = ReconciliationRun.objects.create(
+            as_of=as_of,
+            year=year,
+            quarter=quarter,
+            scheduled=scheduled,
+            started_by=actor if getattr(actor, "pk", None) else None,
+        )
+        audit.record(
+            "reconcile.start",
+            actor=actor,
+            obj=run,
+            summary={"as_of": as_of.isoformat(), "scheduled": scheduled},
+        )
+        if enqueue:
+            from .tasks import run_reconciliation
+
+            run_id = run.pk
+            transaction.on_commit(lambda: run_reconciliation.delay(run_id))
+    return run
+
+
+def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
+    """Run a queued cross-match once (a redelivered task finds it claimed or done and does
+    nothing), in one transaction: its findings appear all at once or not at all."""
+    from . import reconcile, reports
+
+    claimed = ReconciliationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=timezone.now(), step="准备", progress=1
+    )
+    run = ReconciliationRun.objects.get(pk=run_id)
+    if not claimed:
+        return run
+    path = progress_path(run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def progress(percent: int, step: str) -> None:
+        path.write_text(f"{percent}\t{step}", encoding="utf-8")
+
+    previous = (
+        ReconciliationRun.objects.filter(status=RunStatus.DONE, pk__lt=run_id)
+        .order_by("-pk")
+        .first()
+    )
+    try:
+        with transaction.atomic():
+            result = reconcile.reconcile(
+                run_id=run_id,
+                as_of=run.as_of,
+                previous_id=previous.pk if previous else None,
+                progress=progress,
+            )
+            # Findings and counts commit together; the run is "done" once its report is
+            # written too (next), so a done run always has its report.
+            ReconciliationRun.objects.filter(pk=run_id).update(
+                progress=98,
+                step="生成比对报告",
+                counts=result.counts,
+                inputs=result.inputs,
+                new_count=result.new,
+                persisting_count=result.persisting,
+                resolved_count=result.resolved,
+                previous=previous,
+                seconds=round(result.seconds, 3),
+                finished_at=timezone.now(),
+                message=f"发现问题线索 {sum(result.counts.values())} 条：新增 {result.new}，"
+                f"持续 {result.persisting}，已消除 {result.resolved}",
+            )
+            run.refresh_from_db()
+            audit.record(
+                "reconcile.done",
+                actor=audit.SYSTEM,
+                obj=run,
+                summary={"counts": result.counts, "new": result.new, "resolved": result.resolved},
+            )
+    except Exception:
+        ReconciliationRun.objects.filter(pk=run_id).update(
+            status=RunStatus.FAILED,
+            finished_at=timezone.now(),
+            message="比对过程中出现系统错误，未产生任何结果；请稍后重试或联系平台运维",
+        )
+        path.unlink(missing_ok=True)
+        raise
+    progress(98, "生成比对报告")
+    report_name, message = "", run.message
+    try:
+        buffer = io.BytesIO()
+        reports.write_report(run, buffer)
+        name = f"比对报告-{run.as_of.isoformat()}-{run.pk}.xlsx"
+        run.report.save(name, ContentFile(buffer.getvalue()), save=False)
+        report_name = run.report.name
+    except Exception:
+        # The findings stand (committed); only the workbook is missing, and the page says so.
+        log.exception("reconciliation %s: the report workbook failed", run_id)
+        message += "（比对报告生成失败，请联系平台运维）"
+    ReconciliationRun.objects.filter(pk=run_id).update(
+        report=report_name, status=RunStatus.DONE, progress=100, step="完成", message=message
+    )
+    path.unlink(missing_ok=True)
+    run.refresh_from_db()
+    return run
+
+
+def scheduled_reconciliation_start(*, today: dt.date) -> ReconciliationRun | None:
+    """On the working day after a quarter's report deadline, start that quarter's
+    cross-match once (issue 13 item 5)."""
+    year, quarter = workdays.quarter_of(today)
+    deadline = workdays.local_date(workdays.quarterly_report_deadline(year, quarter))
+    if today != workdays.working_days_after(deadline, 1)[-1]:
+        return None
+    if ReconciliationRun.objects.filter(year=year, quarter=quarter, scheduled=True).exists():
+        return None
+    return reconciliation_start(actor=audit.SYSTEM, as_of=today, scheduled=True)

@@ -20,6 +20,12 @@ urlpatterns = [
     path("oversight/abnormal/", views.abnormal_list, name="abnormal_list"),
     path("oversight/abnormal/detect/", views.abnormal_detect, name="abnormal_detect"),
     path("oversight/abnormal/<int:pk>/", views.abnormal_detail, name="abnormal_detail"),
+    path("oversight/runs/", views.run_list, name="run_list"),
+    path("oversight/runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("oversight/runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
+    path("oversight/runs/<int:pk>/report.xlsx", views.run_report, name="run_report"),
+    path("oversight/findings/", views.finding_list, name="finding_list"),
+    path("oversight/findings/<int:pk>/", views.finding_detail, name="finding_detail"),
     path("api/oversight/", include(router.urls)),
     # The public side: no login (issue 15).
     path("public/", public.check_page, name="public_check"),

@@ -17,26 +17,34 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal.errors import PortalError
-from portal.models import OrgKind, Role
+from portal.models import Organisation, OrgKind, Role
 from portal.spreadsheets.models import UploadJob, UploadStatus
 from portal.spreadsheets.pipeline import duplicate_message
 from portal.spreadsheets.template import form_template
-from portal.views import paginate, require_kind
+from portal.views import paginate, require_kind, stored_file_response
 from registry.forms import PortalForm
 
 from . import services
+from .evidence import evidence_for
 from .importers import complaints as complaint_form
 from .models import (
+    FINDING_MEANINGS,
     Complaint,
     ComplaintCategory,
     ComplaintChannel,
     ComplaintGroup,
     ComplaintStatus,
+    Finding,
+    FindingCode,
+    FindingState,
     GroupStatus,
     PublicCheckCount,
+    ReconciliationRun,
+    RunStatus,
 )
 from .public import counting
 
@@ -89,6 +97,14 @@ class ComplaintImportForm(PortalForm):
     )
 
 
+def bounded_int(text: str | None) -> int | None:
+    """An id typed into a query string: a positive integer a database can hold, or None."""
+    text = (text or "").strip()
+    if text.isascii() and text.isdigit() and 0 < len(text) < 12:
+        return int(text)
+    return None
+
+
 def _day(text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
@@ -116,9 +132,9 @@ def complaint_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(
             received_at__lt=dt.datetime.combine(until + dt.timedelta(1), dt.time(), zone)
         )
-    upload = g.get("upload", "")
-    if upload.isdigit() and len(upload) < 12:
-        qs = qs.filter(upload_job_id=int(upload))
+    upload = bounded_int(g.get("upload"))
+    if upload:
+        qs = qs.filter(upload_job_id=upload)
     imports = (
         UploadJob.objects.visible_to(request.user)
         .filter(form=complaint_form.FORM.code)
@@ -410,3 +426,212 @@ def abnormal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_enter": _can_enter(request.user),
         },
     )
+
+
+# --- the cross-match: runs and findings (issue 13 item 3) --------------------------------------
+
+
+def _can_reconcile(user) -> bool:
+    return user.kind == OrgKind.REGULATOR and user.role in (Role.ADMIN, Role.OPERATOR)
+
+
+class RunForm(PortalForm):
+    as_of = forms.DateField(
+        label="比对日",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="以该日在用的登记、该日所在季度的报送版本、报备和投诉为准",
+    )
+
+
+def _code_rows(run, previous) -> list[dict]:
+    rows = []
+    for code in FindingCode:
+        count = run.counts.get(code.value, 0) if run.counts else 0
+        before = previous.counts.get(code.value, 0) if previous and previous.counts else None
+        rows.append(
+            {
+                "code": code.value,
+                "label": code.label,
+                "meaning": FINDING_MEANINGS[code],
+                "count": count,
+                "change": None if before is None else count - before,
+            }
+        )
+    return rows
+
+
+@login_required
+def run_list(request: HttpRequest) -> HttpResponse:
+    require_kind(request, *READERS)
+    user = request.user
+    form = RunForm(request.POST or None, initial={"as_of": timezone.localdate()})
+    if request.method == "POST":
+        if not _can_reconcile(user):
+            raise Http404
+        if form.is_valid():
+            try:
+                run = services.reconciliation_start(actor=user, as_of=form.cleaned_data["as_of"])
+            except PortalError as exc:
+                form.add_portal_error(exc)
+            else:
+                messages.success(request, f"已发起 {run.as_of} 的比对，进度见下方")
+                return redirect("run_detail", pk=run.pk)
+    runs = ReconciliationRun.objects.visible_to(user).select_related("started_by")
+    page = paginate(request, runs)
+    done = {r.pk: r for r in ReconciliationRun.objects.filter(status=RunStatus.DONE)}
+    for run in page:
+        previous = done.get(run.previous_id)
+        run.change = run.total - previous.total if previous else None
+    return render(
+        request,
+        "oversight/runs/list.html",
+        {"page": page, "form": form, "can_reconcile": _can_reconcile(user)},
+    )
+
+
+def _run(request: HttpRequest, pk: int) -> ReconciliationRun:
+    require_kind(request, *READERS)
+    return get_object_or_404(
+        ReconciliationRun.objects.visible_to(request.user).select_related("previous"), pk=pk
+    )
+
+
+def _run_context(run: ReconciliationRun) -> dict:
+    run.progress, run.step = services.live_progress(run)
+    reports = (run.inputs or {}).get("reports", [])
+    names = dict(
+        Organisation.objects.filter(pk__in=[r["carrier"] for r in reports]).values_list(
+            "pk", "name"
+        )
+    )
+    return {
+        "run": run,
+        "reports": [r | {"carrier_name": names.get(r["carrier"], "")} for r in reports],
+        "codes": _code_rows(run, run.previous),
+        "finished": run.status in (RunStatus.DONE, RunStatus.FAILED),
+    }
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run(request, pk)
+    return render(request, "oversight/runs/detail.html", _run_context(run))
+
+
+@never_cache
+@login_required
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The htmx fragment polled every second until the run is finished."""
+    run = _run(request, pk)
+    return render(request, "oversight/runs/progress.html", _run_context(run))
+
+
+@login_required
+def run_report(request: HttpRequest, pk: int) -> FileResponse:
+    run = _run(request, pk)
+    return stored_file_response(
+        run.report, filename=f"比对报告-{run.as_of.isoformat()}.xlsx", content_type=XLSX
+    )
+
+
+def _latest_run(user) -> ReconciliationRun | None:
+    return ReconciliationRun.objects.filter(status=RunStatus.DONE).order_by("-pk").first()
+
+
+def _orgs(kind: str):
+    return Organisation.objects.filter(kind=kind).only("pk", "name").order_by("name")
+
+
+@login_required
+def finding_list(request: HttpRequest) -> HttpResponse:
+    """Findings of one run (the latest by default). Regulators and financial regulators
+    see all; an institution those about its own numbers; a carrier those about its own
+    services; nobody else has the page."""
+    require_kind(request, *READERS, OrgKind.INSTITUTION, OrgKind.CARRIER)
+    user = request.user
+    g = request.GET
+    run_id = bounded_int(g.get("run"))
+    run = (
+        ReconciliationRun.objects.filter(status=RunStatus.DONE, pk=run_id).first()
+        if run_id
+        else _latest_run(user)
+    )
+    filters = {k: g.get(k, "").strip() for k in ("code", "state", "q", "institution", "carrier")}
+    qs = Finding.objects.visible_to(user).filter(run=run) if run else Finding.objects.none()
+    if filters["code"] in FindingCode.values:
+        qs = qs.filter(code=filters["code"])
+    if filters["state"] in FindingState.values:
+        qs = qs.filter(state=filters["state"])
+    else:
+        qs = qs.exclude(state=FindingState.RESOLVED)
+    if filters["q"]:
+        qs = qs.filter(number__contains="".join(ch for ch in filters["q"] if ch.isdigit()))
+    overseer = user.kind in READERS
+    institution = bounded_int(filters["institution"]) if overseer else None
+    carrier = bounded_int(filters["carrier"]) if overseer else None
+    if institution:
+        qs = qs.filter(Q(institution_id=institution) | Q(other_institution_id=institution))
+    if carrier:
+        qs = qs.filter(carrier_id=carrier)
+    qs = qs.select_related("institution", "other_institution", "carrier")
+    return render(
+        request,
+        "oversight/findings/list.html",
+        {
+            "run": run,
+            "page": paginate(request, qs),
+            "filters": filters,
+            "codes": FindingCode.choices,
+            "states": FindingState.choices,
+            "overseer": overseer,
+            "institutions": Organisation.objects.filter(kind=OrgKind.INSTITUTION)
+            if overseer
+            else [],
+            "carriers": Organisation.objects.filter(kind=OrgKind.CARRIER) if overseer else [],
+            "runs": ReconciliationRun.objects.visible_to(user).filter(status=RunStatus.DONE)[:20],
+        },
+    )
+
+
+@login_required
+def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    require_kind(request, *READERS, OrgKind.INSTITUTION, OrgKind.CARRIER)
+    finding = get_object_or_404(
+        Finding.objects.visible_to(request.user).select_related(
+            "run", "institution", "other_institution", "carrier"
+        ),
+        pk=pk,
+    )
+    evidence = evidence_for([finding], with_complaints=True)[finding.pk]
+    history = (
+        Finding.objects.visible_to(request.user)
+        .filter(identity=finding.identity)
+        .select_related("run")
+        .order_by("-run_id")[:10]
+    )
+    return render(
+        request,
+        "oversight/findings/detail.html",
+        {
+            "finding": finding,
+            "e": evidence,
+            "history": history,
+            "overseer": request.user.kind in READERS,
+        },
+    )
+
+
+def findings_panel(request: HttpRequest) -> dict:
+    """The regulator dashboard's "latest findings": counts per code from the last run, with
+    the change since the one before (issue 13 item 9)."""
+    run = (
+        ReconciliationRun.objects.visible_to(request.user)
+        .filter(status=RunStatus.DONE)
+        .select_related("previous")
+        .first()
+    )
+    return {
+        "run": run,
+        "codes": _code_rows(run, run.previous) if run else [],
+        "can_reconcile": _can_reconcile(request.user),
+    }

@@ -23,7 +23,14 @@ class PortalConfig(AppConfig):
             }
         )
         register_labels(
-            "notice", fields={"key": "提醒", "due": "截止日期", "recipients": "收件人数"}
+            "notice",
+            fields={
+                "key": "提醒",
+                "due": "截止日期",
+                "recipients": "收件人数",
+                "kind": "类别",
+                "emails": "邮件地址数",
+            },
         )
         register_labels(
             "auth",

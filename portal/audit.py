@@ -98,6 +98,7 @@ ACTION_LABELS = {
     "token.revoke": "撤销 API 令牌",
     "calendar.load_year": "加载工作日历",
     "notice.reminder": "发送截止提醒",
+    "notice.send": "发送通知",
     "calendar.set_day": "调整工作日",
     "partner.create": "登记合作单位",
     "partner.update": "修改合作单位",

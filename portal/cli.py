@@ -11,7 +11,7 @@ from typing import NoReturn
 from django.core.management.base import BaseCommand
 from django.db import models
 
-from .spreadsheets.reader import fold
+from .spreadsheets.headers import fold
 
 
 class JsonLineCommand(BaseCommand):

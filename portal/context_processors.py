@@ -43,4 +43,6 @@ def navigation(request) -> dict:
             continue
         active = request.path == url if url == "/" else request.path.startswith(url)
         items.append({"label": label, "url": url, "icon": icon, "active": active})
-    return {"menu_items": items}
+    from .notices import unread_count
+
+    return {"menu_items": items, "unread_notices": unread_count(user)}

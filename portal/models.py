@@ -513,3 +513,54 @@ class ReminderSent(models.Model):
 
 # The upload engine's job lives beside its engine (portal/spreadsheets/); it is a portal model.
 from .spreadsheets.models import UploadJob, UploadStatus  # noqa: E402, F401
+
+
+class NoticeQuerySet(models.QuerySet):
+    def visible_to(self, user) -> NoticeQuerySet:
+        """A notice is its recipient's alone (portal/notices.py)."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(recipient_id=user.pk)
+
+    def unread(self) -> NoticeQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notice(models.Model):
+    """One in-app notice to one user (the portal's notice centre, portal/notices.py): a
+    reminder, a decision on a report, later disposal orders and appeals."""
+
+    recipient = models.ForeignKey(
+        User, verbose_name="接收人", on_delete=models.CASCADE, related_name="notices"
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name="接收单位",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    kind = models.CharField("类别", max_length=40)
+    title = models.CharField("标题", max_length=200)
+    body = models.TextField("内容", blank=True)
+    url = models.CharField("链接", max_length=300, blank=True)
+    created_at = models.DateTimeField("时间", default=timezone.now)
+    read_at = models.DateTimeField("已读时间", null=True, blank=True)
+    emailed = models.BooleanField("已发邮件", default=False)
+
+    objects = NoticeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "通知"
+        verbose_name_plural = "通知"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["recipient"], name="notice_unread", condition=Q(read_at__isnull=True)
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="notice_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

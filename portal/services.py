@@ -1,18 +1,17 @@
-"""Verbs on the working-day calendar (regulators edit it; every change is audited) and the
-deadline reminders that follow from it."""
+"""Verbs on the working-day calendar (regulators edit it; every change is audited). The
+deadline reminders that follow from it are registry.services.service_report_reminders_send:
+they remind only carriers that have not submitted, which the portal shell cannot know."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from . import audit, workdays
 from .errors import NotPermitted, PortalError
-from .models import CalendarYear, Organisation, OrgKind, ReminderSent, Role, WorkDay
+from .models import CalendarYear, Role, WorkDay
 
 log = logging.getLogger(__name__)
 
@@ -79,47 +78,3 @@ def workday_set(*, actor, day: dt.date, is_workday: bool, name: str = "") -> Wor
             summary={"before": before, "after": {"is_workday": is_workday, "name": row.name}},
         )
     return row
-
-
-def deadline_reminders_send(*, today: dt.date) -> int:
-    """E-mail every active carrier once, 3 working days before the quarterly service-object
-    report is due (000 §三(一)2; domain.md: remind 3 working days before). One
-    ``ReminderSent`` row per carrier and deadline makes a second run send nothing; each
-    reminder is audited (``notice.reminder``) with its recipients counted, never listed."""
-    try:
-        year, quarter, due = workdays.next_quarterly_deadline(today)
-        remind_from = workdays.working_days_before(due.date(), workdays.REMINDER_WORKING_DAYS)[-1]
-    except workdays.CalendarYearMissing as exc:
-        log.warning("deadline reminders skipped: %s", exc.message)
-        return 0
-    if today < remind_from:
-        return 0
-    key = f"quarterly-{year}Q{quarter}"
-    sent = 0
-    for org in Organisation.objects.filter(kind=OrgKind.CARRIER, is_active=True):
-        recipients = {u.email for u in org.users.filter(is_active=True) if u.email}
-        if org.contact_email:
-            recipients.add(org.contact_email)
-        if not recipients:
-            continue
-        try:
-            with transaction.atomic():
-                ReminderSent.objects.create(organisation=org, key=key)
-                audit.record(
-                    "notice.reminder",
-                    organisation=org,
-                    object_type="portal.ReminderSent",
-                    object_repr=f"{year} 年第 {quarter} 季度服务对象报送截止提醒",
-                    summary={"key": key, "due": due.date(), "recipients": len(recipients)},
-                )
-                send_mail(
-                    f"【提醒】{year} 年第 {quarter} 季度服务对象报送截止：{due:%Y-%m-%d}",
-                    f"{org.name}：\n\n请于 {due:%Y 年 %m 月 %d 日} 24 时前在平台提交 {year} 年第 "
-                    f"{quarter} 季度金融营销催收号码服务对象报送（季度末前 5 个工作日）。\n",
-                    settings.DEFAULT_FROM_EMAIL,
-                    sorted(recipients),
-                )
-        except IntegrityError:
-            continue  # sent already (the beat ran twice, or another worker won)
-        sent += 1
-    return sent

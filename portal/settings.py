@@ -350,6 +350,8 @@ IMPORT_READER_MAX_CPU_SECONDS = int(os.environ.get("IMPORT_READER_MAX_CPU_SECOND
 # upload of the same file.
 IMPORT_MAX_LOST_ATTEMPTS = int(os.environ.get("IMPORT_MAX_LOST_ATTEMPTS", 2))
 IMPORT_STALE_SECONDS = int(os.environ.get("IMPORT_STALE_SECONDS", 15 * 60))
+# COMPLAINED_REGISTERED: complaints per registered number per quarter (issue 13).
+COMPLAINT_THRESHOLD = int(os.environ.get("COMPLAINT_THRESHOLD", 3))
 # Records are kept at least 2 years (000 §二(一)2; 001 第十二条).
 RETENTION_DAYS = retention_days(os.environ.get("RETENTION_DAYS"))
 
@@ -390,8 +392,27 @@ if not DEMO:
     CSRF_COOKIE_SECURE = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# E-mail (the notice centre, portal/notices.py). The embedded default and development write
+# each message as a file to var/mail/; production sends by SMTP with settings from the
+# environment (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS / EMAIL_USE_SSL); EMAIL_BACKEND overrides either.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if DEMO
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", VAR_DIR / "mail"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@localhost")
+# The portal's own address, for links in e-mails.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 # REST API
 REST_FRAMEWORK = {
@@ -443,6 +464,8 @@ SPECTACULAR_SETTINGS = {
         "NumberKindInputEnum": "registry.serializers.NUMBER_KIND_CHOICES",
         "OrganisationKindEnum": "portal.models.OrgKind",
         "RoleEnum": "portal.models.Role",
+        "ReportStatusEnum": "registry.models.ReportStatus",
+        "ObjectMatchEnum": "registry.models.ObjectMatch",
     },
 }
 
@@ -515,9 +538,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "deadline-reminders": {
-        "task": "portal.tasks.send_deadline_reminders",
-        "schedule": 6 * 3600,
+    # Carriers that have not submitted: 3 working days before the deadline and on the day,
+    # each reminder once (registry.services.service_report_reminders_send).
+    "report-reminders": {
+        "task": "registry.tasks.send_report_reminders",
+        "schedule": 3600,
     },
     "end-expired-partner-numbers": {
         "task": "registry.tasks.end_expired_partner_numbers",
@@ -527,6 +552,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-imports": {
         "task": "registry.tasks.purge_expired_imports",
         "schedule": 24 * 3600,
+    },
+    # Daily; starts the quarter's cross-match on the working day after its report deadline
+    # (once per quarter: a second tick that day finds the run and does nothing).
+    "scheduled-reconciliation": {
+        "task": "oversight.tasks.scheduled_reconciliation",
+        "schedule": 3 * 3600,
     },
     # Daily signed checkpoint of the audit trail (file and log), after verifying it.
     "audit-checkpoint": {

@@ -5,17 +5,10 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
-from . import audit, services
+from . import audit
 
 log = logging.getLogger(__name__)
-
-
-@shared_task(acks_late=True)
-def send_deadline_reminders() -> int:
-    """Daily: e-mail carriers 3 working days before the quarterly report is due."""
-    return services.deadline_reminders_send(today=timezone.localdate())
 
 
 @shared_task(acks_late=True)

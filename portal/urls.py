@@ -11,7 +11,7 @@ from . import api
 from .accounts import views as account_views
 from .spreadsheets import api as upload_api
 from .spreadsheets import views as upload_views
-from .views import audit, calendar, dashboard, errors, organisations, tokens
+from .views import audit, calendar, dashboard, errors, notices, organisations, tokens
 
 uploads = SimpleRouter()
 uploads.register("uploads", upload_api.UploadJobViewSet, basename="upload")
@@ -46,6 +46,9 @@ urlpatterns = [
     path("users/<int:pk>/", organisations.user_edit, name="user_edit"),
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
+    path("notices/", notices.notice_list, name="notice_list"),
+    path("notices/read-all/", notices.notice_read_all, name="notice_read_all"),
+    path("notices/<int:pk>/open/", notices.notice_open, name="notice_open"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/<int:pk>/", audit.audit_detail, name="audit_detail"),
     path("calendar/", calendar.calendar_index, name="calendar_index"),

@@ -147,6 +147,25 @@ def working_days_after(day: dt.date, count: int) -> list[dt.date]:
     return days
 
 
+def working_days_between(start: dt.date, end: dt.date) -> int:
+    """The working days ``d`` with ``start < d <= end`` (0 when ``end <= start``)."""
+    from .models import WorkDay
+
+    if end <= start:
+        return 0
+    _require_years(range(start.year, end.year + 1))
+    return WorkDay.objects.filter(date__gt=start, date__lte=end, is_workday=True).count()
+
+
+def working_days_late(due: dt.datetime, moment: dt.datetime) -> int:
+    """How many working days ``moment`` is past ``due`` (0 when on time): the working days
+    after the due day up to and including the day of ``moment`` (Asia/Shanghai). Submitted
+    on the Wednesday after a Tuesday deadline: 1; on the weekend after it: 3."""
+    if moment <= due:
+        return 0
+    return working_days_between(local_date(due), local_date(moment))
+
+
 def sms_filing_deadline(start: dt.datetime | dt.date) -> dt.datetime:
     """Latest moment to file a bulk-SMS campaign that starts at ``start`` (000 §二(二)3).
 

@@ -14,6 +14,7 @@ from portal.creditcode import CreditCodeError, validate_credit_code
 from portal.errors import PortalError
 
 from .importers import register
+from .importers import service_report as report_form
 from .models import ImportMode, Purpose, RegisteredNumber
 
 # English field name -> the Chinese column name that services.number_register expects.
@@ -292,3 +293,94 @@ class ImportForm(PortalForm):
         self.fields[
             "file"
         ].help_text = f"支持 .xlsx、.xls、.csv（UTF-8 或 GB18030 编码），不超过 {limit} MB。"
+
+
+# --- service-object reports (forms.md §2; issue 11) ---------------------------------------
+
+# English field name -> the 服务对象报送表 column (pages and the API share these names).
+REPORT_FIELD_COLUMNS = {
+    "number": report_form.NUMBER,
+    "kind": report_form.KIND,
+    "main_port": report_form.MAIN_PORT,
+    "object_name": report_form.OBJECT,
+    "object_credit_code": report_form.OBJECT_CODE,
+    "institution_name": report_form.INSTITUTION,
+    "institution_credit_code": report_form.INSTITUTION_CODE,
+    "purpose": report_form.PURPOSE,
+    "document_number": report_form.DOCUMENT,
+    "valid_from": report_form.VALID_FROM,
+    "valid_to": report_form.VALID_TO,
+}
+REPORT_COLUMN_FIELDS = {column: name for name, column in REPORT_FIELD_COLUMNS.items()}
+
+
+def report_columns(data: dict) -> dict[str, str]:
+    """Form or API values (English names) as the form's columns, dates as ISO text."""
+    out = {}
+    for name, column in REPORT_FIELD_COLUMNS.items():
+        value = data.get(name)
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        out[column] = "" if value is None else str(value)
+    return out
+
+
+class ReportLineForm(PortalForm):
+    number = forms.CharField(label="号码", max_length=40)
+    kind = forms.ChoiceField(label="号码类型", choices=KIND_LABEL_CHOICES, required=False)
+    main_port = forms.CharField(
+        label="所属主端口", max_length=40, required=False, help_text="子端口必填"
+    )
+    object_name = forms.CharField(label="服务对象名称", max_length=200)
+    object_credit_code = forms.CharField(label="服务对象统一社会信用代码", max_length=40)
+    institution_name = forms.CharField(
+        label="委托金融机构名称",
+        max_length=200,
+        required=False,
+        help_text="服务对象为合作单位时填写",
+    )
+    institution_credit_code = forms.CharField(
+        label="委托金融机构统一社会信用代码", max_length=40, required=False
+    )
+    purpose = forms.ChoiceField(label="用途", choices=PURPOSE_LABEL_CHOICES)
+    document_number = forms.CharField(label="委托书编号", max_length=64, required=False)
+    valid_from = forms.DateField(label="合作起始日期", widget=DateInput())
+    valid_to = forms.DateField(
+        label="合作截止日期", widget=DateInput(), required=False, help_text="留空表示长期"
+    )
+
+    def add_portal_error(self, exc: PortalError) -> None:
+        field = REPORT_COLUMN_FIELDS.get(exc.field or "")
+        self.add_error(field if field in self.fields else None, exc.message)
+
+
+class ReportCreateForm(PortalForm):
+    quarter = forms.CharField(label="季度", max_length=8, help_text="如 2026Q4")
+    start_from = forms.ChoiceField(
+        label="起点",
+        choices=[
+            ("previous", "以上季度已受理的报送为起点"),
+            ("latest", "以本季度最近的版本为起点"),
+            ("empty", "空白报送"),
+        ],
+        initial="previous",
+    )
+
+
+class ReportUploadForm(PortalForm):
+    quarter = forms.CharField(label="季度", max_length=8, help_text="如 2026Q4")
+    file = forms.FileField(
+        label="服务对象报送表文件",
+        widget=forms.FileInput(attrs={"accept": ".xlsx,.xls,.csv"}),
+        help_text="支持 .xlsx、.xls、.csv（UTF-8 或 GB18030 编码）。",
+    )
+
+
+class ReportReturnForm(PortalForm):
+    reason = forms.CharField(
+        label="退回原因", max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ReportLineEndForm(PortalForm):
+    end_date = forms.DateField(label="合作截止日期", widget=DateInput())

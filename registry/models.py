@@ -377,3 +377,242 @@ class RegisteredSignature(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- carriers' quarterly service-object reports (000 §三(一)2; forms.md §2) ---------------
+
+
+class ReportStatus(models.TextChoices):
+    DRAFT = "draft", "草稿"
+    SUBMITTED = "submitted", "已提交"
+    ACCEPTED = "accepted", "已受理"
+    RETURNED = "returned", "已退回"
+
+
+# A draft or a submitted version is "open": a quarter has at most one (its next version
+# starts once the regulator has accepted or returned it).
+OPEN_STATUSES = (ReportStatus.DRAFT, ReportStatus.SUBMITTED)
+
+
+class ObjectMatch(models.TextChoices):
+    """How a line's 服务对象 (or 委托金融机构) credit code matched what the portal knows."""
+
+    ORGANISATION = "organisation", "平台单位"
+    PARTNER = "partner", "已登记合作单位"
+    UNKNOWN = "unknown", "未知单位"
+    INVALID = "invalid", "信用代码校验错误"
+
+
+FLAGGED_MATCHES = (ObjectMatch.UNKNOWN, ObjectMatch.INVALID)
+
+
+class ServiceReportQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ServiceReportQuerySet:
+        """A carrier sees its own reports (drafts too); the administration every submitted
+        version (never a carrier's draft); the financial regulator the accepted ones;
+        institutions and everyone else none (issue 11 §5)."""
+        if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
+            return self.none()
+        kind = user.organisation.kind
+        if kind == OrgKind.CARRIER:
+            return self.filter(carrier_id=user.organisation_id)
+        if kind == OrgKind.REGULATOR:
+            return self.exclude(status=ReportStatus.DRAFT)
+        if kind == OrgKind.FINANCIAL_REGULATOR:
+            return self.filter(status=ReportStatus.ACCEPTED)
+        return self.none()
+
+
+class ServiceReport(models.Model):
+    """One version of a carrier's 服务对象报送表 for one quarter. A correction after
+    submission is a new version; every version stays readable; the latest accepted one is
+    the one that counts (issue 11 §1)."""
+
+    carrier = models.ForeignKey(
+        Organisation,
+        verbose_name="运营商",
+        on_delete=models.PROTECT,
+        related_name="service_reports",
+    )
+    year = models.PositiveSmallIntegerField("年度")
+    quarter = models.PositiveSmallIntegerField("季度")
+    version = models.PositiveIntegerField("版本", default=1)
+    status = models.CharField(
+        "状态", max_length=10, choices=ReportStatus.choices, default=ReportStatus.DRAFT
+    )
+    based_on = models.ForeignKey(
+        "self",
+        verbose_name="起始版本",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    deadline = models.DateTimeField("报送截止时间")
+    line_count = models.PositiveIntegerField("行数", default=0)
+    flagged_count = models.PositiveIntegerField("待核实信用代码行数", default=0)
+    submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="提交人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    late_working_days = models.PositiveSmallIntegerField("逾期工作日", default=0)
+    reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="审核人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    return_reason = models.TextField("退回原因", blank=True)
+    source_job = models.ForeignKey(
+        UploadJob,
+        verbose_name="最近一次上传",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="创建人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("创建时间", default=timezone.now)
+    updated_at = models.DateTimeField("更新时间", default=timezone.now)
+
+    objects = ServiceReportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "服务对象报送"
+        verbose_name_plural = "服务对象报送"
+        ordering = ["-year", "-quarter", "carrier_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "year", "quarter", "version"], name="report_version_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["carrier", "year", "quarter"],
+                condition=Q(status__in=["draft", "submitted"]),
+                name="report_one_open_version",
+                violation_error_message="该季度已有未审核的报送版本",
+            ),
+            models.CheckConstraint(
+                name="report_quarter_range", condition=Q(quarter__gte=1, quarter__lte=4)
+            ),
+        ]
+        indexes = [models.Index(fields=["year", "quarter", "status"], name="report_quarter")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter_display}服务对象报送（第 {self.version} 版）"
+
+    @property
+    def quarter_code(self) -> str:
+        return f"{self.year}Q{self.quarter}"
+
+    @property
+    def quarter_display(self) -> str:
+        return f"{self.year} 年第 {self.quarter} 季度"
+
+    @property
+    def is_late(self) -> bool:
+        return self.late_working_days > 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class ServiceReportLine(models.Model):
+    """One number or port of a report with whom the carrier serves it for (forms.md §2).
+    A service object's (or entrusting institution's) credit code that is unknown or fails
+    its check character is kept and flagged (``*_match``), never refused: the
+    administration may need to add that organisation (issue 11 §1)."""
+
+    # No database constraint on the report (on_delete still holds in the ORM): an upload
+    # copies up to a million lines whose report is one value, checked once by the upload
+    # (locked in ReportStaging.begin); a per-row foreign-key trigger would cost more than
+    # the COPY. Its index is the unique (report, number) one below.
+    report = models.ForeignKey(
+        ServiceReport,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
+    )
+    row_no = models.IntegerField("原行号", default=0)
+    number = models.CharField("号码", max_length=20)
+    kind = models.CharField("号码类型", max_length=10, choices=NumberKindField.choices)
+    raw = models.CharField("原始输入", max_length=64, blank=True)
+    main_port = models.CharField("所属主端口", max_length=20, blank=True)
+    is_sub_port = models.BooleanField("子端口", default=False)
+    object_name = models.CharField("服务对象名称", max_length=200)
+    object_credit_code = models.CharField("服务对象统一社会信用代码", max_length=18)
+    object_match = models.CharField(
+        "服务对象核对", max_length=12, choices=ObjectMatch.choices, default=ObjectMatch.UNKNOWN
+    )
+    object_org = models.ForeignKey(
+        Organisation,
+        verbose_name="服务对象单位",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    institution_name = models.CharField("委托金融机构名称", max_length=200, blank=True)
+    institution_credit_code = models.CharField(
+        "委托金融机构统一社会信用代码", max_length=18, blank=True
+    )
+    institution_match = models.CharField(
+        "委托金融机构核对", max_length=12, choices=ObjectMatch.choices, blank=True
+    )
+    institution_org = models.ForeignKey(
+        Organisation,
+        verbose_name="委托金融机构单位",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    purpose = models.CharField("用途", max_length=16, choices=Purpose.choices)
+    document_number = models.CharField("委托书编号", max_length=64, blank=True)
+    valid_from = models.DateField("合作起始日期")
+    valid_to = models.DateField("合作截止日期", null=True, blank=True)
+    fingerprint = models.CharField(max_length=24)
+
+    class Meta:
+        verbose_name = "服务对象报送行"
+        verbose_name_plural = "服务对象报送行"
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "number"], name="reportline_unique_number"),
+            models.CheckConstraint(
+                name="reportline_period_order",
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                violation_error_message="合作截止日期不能早于起始日期",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def kind_display(self) -> str:
+        return "子端口" if self.is_sub_port else self.get_kind_display()
+
+    @property
+    def flagged(self) -> bool:
+        return self.object_match in FLAGGED_MATCHES or self.institution_match in FLAGGED_MATCHES

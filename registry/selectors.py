@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -21,11 +22,17 @@ from portal.models import Organisation, OrgKind, UploadJob
 from . import numbers
 from .importers import register
 from .models import (
+    FLAGGED_MATCHES,
+    OPEN_STATUSES,
+    PURPOSE_BY_LABEL,
     ImportStatus,
     NumberKindField,
     Partner,
     Purpose,
     RegisteredNumber,
+    ReportStatus,
+    ServiceReport,
+    ServiceReportLine,
     Status,
 )
 
@@ -282,4 +289,289 @@ def regulator_summary(*, user, today: dt.date | None = None) -> dict:
         .count(),
         "imports_today": jobs_today.count(),
         "rejected_today": jobs_today.filter(status=ImportStatus.REJECTED).count(),
+    }
+
+
+# --- carriers' quarterly service-object reports (issue 11) --------------------------------
+
+REPORT_READERS = (OrgKind.CARRIER, OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
+LINES = "registry_servicereportline"
+# What a compare shows field by field (issue 11 §4), in the form's order.
+COMPARE_FIELDS = (
+    ("kind", "号码类型"),
+    ("main_port", "所属主端口"),
+    ("object_name", "服务对象名称"),
+    ("object_credit_code", "服务对象统一社会信用代码"),
+    ("institution_name", "委托金融机构名称"),
+    ("institution_credit_code", "委托金融机构统一社会信用代码"),
+    ("purpose", "用途"),
+    ("document_number", "委托书编号"),
+    ("valid_from", "合作起始日期"),
+    ("valid_to", "合作截止日期"),
+)
+LINE_FIELDS = ("number", *(name for name, _ in COMPARE_FIELDS))
+COMPARE_LIMIT = 100
+COMPARE_LIMIT_MAX = 1000
+
+
+def reports_visible(user) -> QuerySet:
+    return ServiceReport.objects.visible_to(user).select_related("carrier")
+
+
+def report_lines(
+    *, report: ServiceReport, q: str = "", purpose: str = "", flagged: bool = False
+) -> QuerySet:
+    """A report's lines, searched by number (any spelling, substring of the digits), by
+    service object (name or credit code) and by purpose (issue 11 §4). ``report`` comes
+    from ``reports_visible(user)``."""
+    lines = ServiceReportLine.objects.filter(report=report)
+    q = (q or "").strip()
+    if q:
+        digits = number_search_digits(q)
+        match = Q(object_name__icontains=q) | Q(object_credit_code__icontains=q.upper())
+        match |= Q(institution_name__icontains=q)
+        if digits:
+            match |= Q(number__contains=digits)
+        lines = lines.filter(match)
+    if purpose:
+        code = PURPOSE_BY_LABEL.get(purpose, purpose)
+        lines = lines.filter(purpose=code)
+    if flagged:
+        lines = lines.filter(
+            Q(object_match__in=FLAGGED_MATCHES) | Q(institution_match__in=FLAGGED_MATCHES)
+        )
+    return lines.order_by("number")
+
+
+def compare_default(*, user, report: ServiceReport) -> ServiceReport | None:
+    """What a version is compared with by default: the version it started from, else this
+    quarter's previous version, else the previous quarter's latest accepted version."""
+    visible = reports_visible(user).filter(carrier_id=report.carrier_id)
+    if report.based_on_id:
+        based = visible.filter(pk=report.based_on_id).first()
+        if based is not None:
+            return based
+    earlier = visible.filter(
+        year=report.year, quarter=report.quarter, version__lt=report.version
+    ).order_by("-version")
+    if earlier.exists():
+        return earlier.first()
+    year, quarter = (
+        (report.year - 1, 4) if report.quarter == 1 else (report.year, report.quarter - 1)
+    )
+    return (
+        visible.filter(year=year, quarter=quarter, status=ReportStatus.ACCEPTED)
+        .order_by("-version")
+        .first()
+    )
+
+
+@dataclass
+class Comparison:
+    old: ServiceReport
+    new: ServiceReport
+    added: int
+    ended: int
+    changed: int
+    unchanged: int
+    fields: dict[str, int]
+    added_lines: list[dict] = field(default_factory=list)
+    ended_lines: list[dict] = field(default_factory=list)
+    changed_lines: list[dict] = field(default_factory=list)
+
+
+def _same(column: str) -> str:
+    """Null-safe equality of one column of a (old) and b (new), in SQL both databases run."""
+    if column == "valid_to":
+        return "(a.valid_to = b.valid_to OR (a.valid_to IS NULL AND b.valid_to IS NULL))"
+    return f"a.{column} = b.{column}"
+
+
+def _shown(column: str, value) -> str:
+    if value is None or value == "":
+        return ""
+    if column == "purpose":
+        return str(Purpose(value).label) if value in Purpose.values else str(value)
+    if column == "kind":
+        return str(NumberKindField(value).label) if value in NumberKindField.values else value
+    return str(value)
+
+
+PAIRS = "registry_report_compare"
+
+
+def _pairs_sql() -> str:
+    """The lines that differ between two versions, as (old line id, new line id) pairs: only
+    in the new one (aid NULL), only in the old one (bid NULL), or in both with another
+    fingerprint. One pass over the narrow columns: a full hash join on PostgreSQL; SQLite
+    (which gained FULL JOIN only in 3.39) a left join and an anti-join."""
+    narrow = f"SELECT id, number, fingerprint FROM {LINES} WHERE report_id = %s"  # noqa: S608
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT a.id AS aid, b.id AS bid FROM ({narrow}) a FULL OUTER JOIN ({narrow}) b"  # noqa: S608
+            " ON a.number = b.number"
+            " WHERE a.id IS NULL OR b.id IS NULL OR a.fingerprint <> b.fingerprint"
+        )
+    return (
+        f"SELECT a.id AS aid, b.id AS bid FROM {LINES} a LEFT JOIN {LINES} b"  # noqa: S608
+        " ON b.report_id = %s AND b.number = a.number"
+        " WHERE a.report_id = %s AND (b.id IS NULL OR a.fingerprint <> b.fingerprint)"
+        f" UNION ALL SELECT NULL, b.id FROM {LINES} b WHERE b.report_id = %s AND NOT EXISTS ("
+        f"SELECT 1 FROM {LINES} a WHERE a.report_id = %s AND a.number = b.number)"
+    )
+
+
+def report_compare(
+    *, old: ServiceReport, new: ServiceReport, limit: int = COMPARE_LIMIT
+) -> Comparison:
+    """Compare two versions set-based in SQL (issue 11 §4): lines added (in ``new`` only),
+    ended (in ``old`` only) and changed (in both, another fingerprint), with per-field counts
+    of the changes. One pass over both versions finds the differing pairs (a temporary
+    table: as small as the difference); the counts and the first ``limit`` lines of each
+    kind, field by field, come from it. Both reports come from ``reports_visible(user)``."""
+    from django.db import transaction
+
+    from portal.spreadsheets.staging import drop_batch_table
+
+    limit = max(0, min(int(limit), COMPARE_LIMIT_MAX))
+    postgres = connection.vendor == "postgresql"
+    params = [old.pk, new.pk] if postgres else [new.pk, old.pk, new.pk, old.pk]
+    per_field = ", ".join(
+        f"COALESCE(SUM(CASE WHEN {_same(c)} THEN 0 ELSE 1 END), 0)" for c, _ in COMPARE_FIELDS
+    )
+    both = f"FROM {PAIRS} p JOIN {LINES} a ON a.id = p.aid JOIN {LINES} b ON b.id = p.bid"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if postgres:
+            # One hash of the narrow columns of a version (500,000 lines: about 60 MB) kept
+            # in memory; no JIT compile for one statement.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+            cursor.execute("SET LOCAL jit = off")
+        drop_batch_table(PAIRS)
+        on_commit = " ON COMMIT DROP" if postgres else ""
+        cursor.execute(f"CREATE TEMPORARY TABLE {PAIRS}{on_commit} AS {_pairs_sql()}", params)
+        cursor.execute(
+            "SELECT COALESCE(SUM(CASE WHEN aid IS NULL THEN 1 ELSE 0 END), 0),"  # noqa: S608
+            " COALESCE(SUM(CASE WHEN bid IS NULL THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN aid IS NOT NULL AND bid IS NOT NULL THEN 1 ELSE 0 END), 0)"
+            f" FROM {PAIRS}"
+        )
+        added, ended, changed = (int(n) for n in cursor.fetchone())
+        cursor.execute(f"SELECT {per_field} {both}")  # noqa: S608
+        field_counts = cursor.fetchone()
+        result = Comparison(
+            old=old,
+            new=new,
+            added=added,
+            ended=ended,
+            changed=changed,
+            unchanged=max(new.line_count - added - changed, 0),
+            fields={
+                name: int(n) for (name, _), n in zip(COMPARE_FIELDS, field_counts, strict=True)
+            },
+        )
+        cols = ", ".join(f"x.{c}" for c in LINE_FIELDS)
+        for target, side, other, count in (
+            ("added_lines", "bid", "aid", added),
+            ("ended_lines", "aid", "bid", ended),
+        ):
+            if not (limit and count):
+                continue
+            cursor.execute(
+                f"SELECT {cols} FROM {PAIRS} p JOIN {LINES} x ON x.id = p.{side}"  # noqa: S608
+                f" WHERE p.{other} IS NULL ORDER BY x.number LIMIT %s",
+                [limit],
+            )
+            setattr(
+                result,
+                target,
+                [
+                    {c: _shown(c, v) for c, v in zip(LINE_FIELDS, row, strict=True)}
+                    for row in cursor.fetchall()
+                ],
+            )
+        if limit and changed:
+            values = ", ".join(
+                [f"a.{c}" for c, _ in COMPARE_FIELDS] + [f"b.{c}" for c, _ in COMPARE_FIELDS]
+            )
+            cursor.execute(
+                f"SELECT a.number, {values} {both} ORDER BY a.number LIMIT %s",  # noqa: S608
+                [limit],
+            )
+            n = len(COMPARE_FIELDS)
+            for number, *row in cursor.fetchall():
+                changes = [
+                    {"field": name, "label": label, "old": _shown(name, a), "new": _shown(name, b)}
+                    for (name, label), a, b in zip(COMPARE_FIELDS, row[:n], row[n:], strict=True)
+                    if a != b
+                ]
+                result.changed_lines.append({"number": number, "changes": changes})
+        drop_batch_table(PAIRS)
+    return result
+
+
+def current_quarter(today: dt.date | None = None) -> tuple[int, int]:
+    from portal.workdays import quarter_of
+
+    return quarter_of(today or timezone.localdate())
+
+
+def quarter_state(*, year: int, quarter: int, today: dt.date | None = None) -> dict:
+    """The quarter's deadline and its countdown in working days (issue 11 §2): ``due``,
+    ``working_days_left`` (working days after today up to the due day), ``late_by`` (working
+    days past it, when it is past), or ``calendar_error``."""
+    from portal import workdays
+
+    today = today or timezone.localdate()
+    try:
+        due = workdays.quarterly_report_deadline(year, quarter)
+        now = timezone.now()
+        return {
+            "due": due,
+            "due_today": due.date() == today,
+            "working_days_left": workdays.working_days_between(today, due.date()),
+            "late_by": workdays.working_days_late(due, now),
+            "calendar_error": None,
+        }
+    except workdays.CalendarYearMissing as exc:
+        return {"due": None, "calendar_error": exc.message}
+
+
+def carrier_report_summary(*, user, today: dt.date | None = None) -> dict:
+    """A carrier's current quarter at a glance (dashboard panel and its report page)."""
+    year, quarter = current_quarter(today)
+    mine = reports_visible(user).filter(year=year, quarter=quarter).order_by("-version")
+    prev_year, prev_quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
+    previous = (
+        reports_visible(user)
+        .filter(year=prev_year, quarter=prev_quarter, status=ReportStatus.ACCEPTED)
+        .order_by("-version")
+        .first()
+    )
+    return {
+        "year": year,
+        "quarter": quarter,
+        "quarter_code": f"{year}Q{quarter}",
+        "quarter_display": f"{year} 年第 {quarter} 季度",
+        "latest": mine.first(),
+        "open": mine.filter(status__in=OPEN_STATUSES).first(),
+        "previous_accepted": previous,
+        **quarter_state(year=year, quarter=quarter, today=today),
+    }
+
+
+def not_submitted_summary(*, user, today: dt.date | None = None) -> dict:
+    """The regulator's dashboard: carriers that have not yet submitted this quarter."""
+    from .services import carriers_not_submitted
+
+    year, quarter = current_quarter(today)
+    if not user.is_regulator:
+        return {"carriers": []}
+    carriers = list(carriers_not_submitted(year, quarter).order_by("name"))
+    return {
+        "year": year,
+        "quarter": quarter,
+        "quarter_code": f"{year}Q{quarter}",
+        "quarter_display": f"{year} 年第 {quarter} 季度",
+        "carriers": carriers,
+        **quarter_state(year=year, quarter=quarter, today=today),
     }

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from portal.api import TextField
 from portal.spreadsheets.api import UploadJobSerializer
-from portal.spreadsheets.reader import fold
+from portal.spreadsheets.headers import fold
 
 from . import numbers
 from .forms import validate_document

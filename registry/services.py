@@ -11,11 +11,11 @@ import logging
 import os
 
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from portal import audit
+from portal import audit, workdays
 from portal.errors import Conflict, NotPermitted, PortalError, choices_text
 from portal.models import Organisation, OrgKind, UploadJob
 from portal.spreadsheets.pipeline import (
@@ -30,15 +30,23 @@ from portal.spreadsheets.pipeline import (
 from . import numbers
 from .importers import merge as merging
 from .importers import register
+from .importers import service_report as report_importer
 from .models import (
+    OPEN_STATUSES,
     ImportMode,
+    ObjectMatch,
     Partner,
     Purpose,
     RegisteredNumber,
+    ReportStatus,
+    ServiceReport,
+    ServiceReportLine,
     Status,
 )
 
 log = logging.getLogger(__name__)
+REPORT_STARTS = ("empty", "previous", "latest")
+RETURN_REASON_MAX = 1000
 
 
 def write_denial(user, institution_id: int | None = None) -> NotPermitted | None:
@@ -479,3 +487,524 @@ def signature_remove(*, actor, signature) -> None:
             obj=current,
             summary={"name": current.name},
         )
+
+
+# --- carriers' quarterly service-object reports (000 §三(一)2; issue 11) -----------------
+
+
+def report_write_denial(user, carrier_id: int | None = None) -> NotPermitted | None:
+    """The one rule for who writes a service-object report: the carrier's own 管理员 and
+    经办人 (000 §三(一)2: the carrier reports its own services). Pages, API and services."""
+    if not user.is_carrier:
+        return NotPermitted(
+            "服务对象报送由电信运营商填报；您所在单位可以查看，不能修改", code="not_carrier"
+        )
+    if carrier_id is not None and carrier_id != user.organisation_id:
+        return NotPermitted("只能报送本单位的服务对象", code="not_own_carrier")
+    if not user.can_write:
+        return NotPermitted(
+            f"您的角色为“{user.get_role_display()}”：可以查看本单位的报送，不能修改；"
+            "如需报送，请联系本单位管理员调整角色",
+            code="viewer_read_only",
+        )
+    return None
+
+
+def review_denial(user) -> NotPermitted | None:
+    """Who accepts or returns a report: the administration's 管理员 and 经办人."""
+    if not user.is_regulator or not user.can_write:
+        return NotPermitted("只有通信管理局的管理员或经办人可以审核报送", code="not_reviewer")
+    return None
+
+
+def _require_report_writer(actor, carrier: Organisation) -> None:
+    if carrier.kind != OrgKind.CARRIER:
+        raise PortalError("只有电信运营商报送服务对象", code="not_carrier")
+    if audit.is_system(actor):
+        return
+    denial = report_write_denial(actor, carrier.pk)
+    if denial is not None:
+        raise denial
+
+
+def _require_reviewer(actor) -> None:
+    if audit.is_system(actor):
+        return
+    denial = review_denial(actor)
+    if denial is not None:
+        raise denial
+
+
+def _report_summary(report: ServiceReport) -> dict:
+    return {
+        "quarter": report.quarter_code,
+        "version": report.version,
+        "status": report.status,
+        "lines": report.line_count,
+        "flagged": report.flagged_count,
+    }
+
+
+def _report_url(report: ServiceReport) -> str:
+    from django.urls import reverse
+
+    return reverse("service_report_detail", args=[report.pk])
+
+
+def report_recount(report_id: int) -> None:
+    total, flagged = report_importer.line_counts(report_id)
+    ServiceReport.objects.filter(pk=report_id).update(
+        line_count=total, flagged_count=flagged, updated_at=timezone.now()
+    )
+
+
+def rematch_flagged(report_id: int) -> None:
+    """Lines copied from an earlier version whose service object (or institution) was
+    unknown then: matched again, set-based, against the organisations known now."""
+    from django.db import connection
+
+    known, unknown = ObjectMatch.ORGANISATION.value, ObjectMatch.UNKNOWN.value
+    with connection.cursor() as cursor:
+        for column in ("object", "institution"):
+            cursor.execute(
+                f"""
+                UPDATE registry_servicereportline SET {column}_match = %s,
+                    {column}_org_id = (SELECT o.id FROM portal_organisation o
+                                       WHERE o.credit_code = {column}_credit_code)
+                WHERE report_id = %s AND {column}_match = %s AND EXISTS (
+                    SELECT 1 FROM portal_organisation o WHERE o.credit_code = {column}_credit_code)
+                """,  # noqa: S608 - column names are constants
+                [known, report_id, unknown],
+            )
+
+
+def service_report_create(
+    *, actor, carrier: Organisation, year: int, quarter: int, start_from: str = "empty"
+) -> ServiceReport:
+    """Open a new draft version of ``carrier``'s report for a quarter (issue 11 §2).
+
+    ``start_from``: ``empty``; ``previous`` (the previous quarter's latest accepted version,
+    to edit online); ``latest`` (this quarter's latest version: a correction after
+    submission, or a returned report). A quarter has at most one open version (a draft, or
+    one submitted and not yet reviewed): the database refuses a second.
+    """
+    _require_report_writer(actor, carrier)
+    if start_from not in REPORT_STARTS:
+        raise PortalError("起始方式应为 empty、previous 或 latest", code="start_from")
+    deadline = workdays.quarterly_report_deadline(year, quarter)
+    with transaction.atomic():
+        Organisation.objects.select_for_update().filter(pk=carrier.pk).first()
+        versions = ServiceReport.objects.filter(carrier=carrier, year=year, quarter=quarter)
+        open_version = versions.filter(status__in=OPEN_STATUSES).first()
+        if open_version is not None:
+            raise Conflict(
+                f"{open_version}{open_version.get_status_display()}，"
+                + (
+                    "请继续编辑该草稿"
+                    if open_version.status == ReportStatus.DRAFT
+                    else "待管理局审核"
+                ),
+                code="report_open",
+            )
+        source = None
+        if start_from == "previous":
+            prev_year, prev_quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
+            source = latest_accepted(carrier, prev_year, prev_quarter)
+            if source is None:
+                raise PortalError(
+                    f"{prev_year} 年第 {prev_quarter} 季度没有已受理的报送，不能以其为起点",
+                    code="no_previous",
+                )
+        elif start_from == "latest":
+            source = versions.order_by("-version").first()
+            if source is None:
+                raise PortalError("本季度还没有报送版本", code="no_latest")
+        version = (versions.order_by("-version").values_list("version", flat=True).first() or 0) + 1
+        now = timezone.now()
+        report = ServiceReport.objects.create(
+            carrier=carrier,
+            year=year,
+            quarter=quarter,
+            version=version,
+            based_on=source,
+            deadline=deadline,
+            created_by=None if audit.is_system(actor) else actor,
+            created_at=now,
+            updated_at=now,
+        )
+        if source is not None:
+            _copy_lines(source.pk, report.pk)
+            rematch_flagged(report.pk)
+            report_recount(report.pk)
+            report.refresh_from_db()
+        audit.record(
+            "report.create",
+            actor=actor,
+            organisation=carrier,
+            obj=report,
+            summary={**_report_summary(report), "based_on": source.pk if source else None},
+        )
+    return report
+
+
+def _copy_lines(source_id: int, report_id: int) -> None:
+    from django.db import connection
+
+    columns = ", ".join(report_importer.VALUE_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO registry_servicereportline (report_id, row_no, {columns})
+            SELECT %s, row_no, {columns} FROM registry_servicereportline WHERE report_id = %s
+            """,  # noqa: S608 - column names are constants
+            [report_id, source_id],
+        )
+
+
+def latest_accepted(carrier: Organisation, year: int, quarter: int) -> ServiceReport | None:
+    """The version that counts: the latest accepted one (issue 11 §1)."""
+    return (
+        ServiceReport.objects.filter(
+            carrier=carrier, year=year, quarter=quarter, status=ReportStatus.ACCEPTED
+        )
+        .order_by("-version")
+        .first()
+    )
+
+
+def service_report_upload(
+    *,
+    actor,
+    carrier: Organisation,
+    year: int,
+    quarter: int,
+    upload,
+    original_name: str,
+    enqueue: bool = True,
+) -> tuple[ServiceReport, UploadJob, bool]:
+    """Upload a 服务对象报送表 into the quarter's draft (a new empty draft version when the
+    quarter has none): the engine checks the file and, in one transaction, replaces the
+    draft's lines with the file's, or leaves them as they were (issue 11 §2)."""
+    _require_report_writer(actor, carrier)
+    report = (
+        ServiceReport.objects.filter(carrier=carrier, year=year, quarter=quarter)
+        .filter(status__in=OPEN_STATUSES)
+        .first()
+    )
+    if report is None:
+        report = service_report_create(actor=actor, carrier=carrier, year=year, quarter=quarter)
+    elif report.status != ReportStatus.DRAFT:
+        raise Conflict(f"{report}已提交，待管理局审核；审核后可新建版本更正", code="report_open")
+    job, created = upload_job_create(
+        actor=actor,
+        organisation=carrier,
+        form=report_importer.FORM.code,
+        upload=upload,
+        original_name=original_name,
+        options={"report": report.pk, "quarter": report.quarter_code},
+        enqueue=enqueue,
+    )
+    return report, job, created
+
+
+def _draft_for_edit(actor, report: ServiceReport) -> ServiceReport:
+    _require_report_writer(actor, report.carrier)
+    locked = ServiceReport.objects.select_for_update().get(pk=report.pk)
+    if locked.status != ReportStatus.DRAFT:
+        raise PortalError(
+            f"{locked}{locked.get_status_display()}，不能修改；如需更正，请新建版本",
+            code="report_not_draft",
+        )
+    return locked
+
+
+def line_fields(line: ServiceReportLine) -> dict[str, str]:
+    """A line as the form's cells (the online editor starts from these)."""
+    r = report_importer
+    return {
+        r.NUMBER: line.number,
+        r.KIND: "子端口" if line.is_sub_port else line.get_kind_display(),
+        r.MAIN_PORT: line.main_port,
+        r.OBJECT: line.object_name,
+        r.OBJECT_CODE: line.object_credit_code,
+        r.INSTITUTION: line.institution_name,
+        r.INSTITUTION_CODE: line.institution_credit_code,
+        r.PURPOSE: line.get_purpose_display(),
+        r.DOCUMENT: line.document_number,
+        r.VALID_FROM: line.valid_from.isoformat(),
+        r.VALID_TO: line.valid_to.isoformat() if line.valid_to else "",
+    }
+
+
+def _line_summary(line: ServiceReportLine) -> dict:
+    return {
+        "number": line.number,
+        "object": line.object_name,
+        "object_credit_code": line.object_credit_code,
+        "institution": line.institution_name,
+        "purpose": line.purpose,
+        "document_number": line.document_number,
+        "valid_from": line.valid_from,
+        "valid_to": line.valid_to,
+    }
+
+
+def service_report_line_save(
+    *,
+    actor,
+    report: ServiceReport,
+    fields: dict[str, str],
+    line: ServiceReportLine | None = None,
+    action: str = "",
+) -> ServiceReportLine:
+    """Add a line to a draft, or change one, with the same validation as the file
+    (issue 11 §2: edit online). ``fields``: the form's columns (Chinese names) -> text."""
+    ctx = report_importer.Context.load()
+    result = report_importer.validate_row(lambda c: str(fields.get(c) or "").strip(), ctx)
+    if result.errors:
+        column, _ = result.errors[0]
+        raise PortalError("；".join(reason for _, reason in result.errors), field=column)
+    values = dict(zip(report_importer.VALUE_COLUMNS, result.values, strict=True))
+    with transaction.atomic():
+        report = _draft_for_edit(actor, report)
+        same = ServiceReportLine.objects.filter(report=report, number=values["number"])
+        if line is not None:
+            line = ServiceReportLine.objects.select_for_update().get(pk=line.pk, report=report)
+            same = same.exclude(pk=line.pk)
+        if same.exists():
+            raise PortalError(
+                f"号码 {values['number']} 已在本报送中",
+                code="duplicate",
+                field=report_importer.NUMBER,
+            )
+        before = _line_summary(line) if line is not None else None
+        if line is None:
+            line = ServiceReportLine(report=report, row_no=0)
+        elif line.fingerprint == values["fingerprint"] and line.number == values["number"]:
+            return line  # unchanged: nothing to write or audit
+        for name, value in values.items():
+            setattr(line, name, value)
+        line.save()
+        report_recount(report.pk)
+        audit.record(
+            action or ("report.line_change" if before else "report.line_add"),
+            actor=actor,
+            organisation=report.carrier,
+            obj=report,
+            summary={"before": before, "after": _line_summary(line)}
+            if before
+            else _line_summary(line),
+        )
+    return line
+
+
+def service_report_line_end(
+    *, actor, report: ServiceReport, line: ServiceReportLine, end_date: dt.date
+) -> ServiceReportLine:
+    """End a line: its cooperation ends on ``end_date`` (合作截止日期); the line stays."""
+    fields = line_fields(line)
+    fields[report_importer.VALID_TO] = end_date.isoformat()
+    return service_report_line_save(
+        actor=actor, report=report, fields=fields, line=line, action="report.line_end"
+    )
+
+
+def service_report_line_delete(*, actor, report: ServiceReport, line: ServiceReportLine) -> None:
+    """Take a line out of a draft (e.g. entered by mistake)."""
+    with transaction.atomic():
+        report = _draft_for_edit(actor, report)
+        line = ServiceReportLine.objects.select_for_update().get(pk=line.pk, report=report)
+        summary = _line_summary(line)
+        line.delete()
+        report_recount(report.pk)
+        audit.record(
+            "report.line_delete",
+            actor=actor,
+            organisation=report.carrier,
+            obj=report,
+            summary=summary,
+        )
+
+
+def service_report_submit(*, actor, report: ServiceReport) -> ServiceReport:
+    """Submit a draft. Due by the end of the 5th working day before the quarter's last day
+    (000 §三(一)2; workdays.quarterly_report_deadline): a late report is accepted and marked
+    late by how many working days (issue 11 §2). The administration is notified."""
+    from portal.notices import notice_send
+
+    with transaction.atomic():
+        report = _draft_for_edit(actor, report)
+        if report.line_count == 0:
+            raise PortalError("报送中没有任何号码，不能提交", code="report_empty")
+        now = timezone.now()
+        report.status = ReportStatus.SUBMITTED
+        report.submitted_at = now
+        report.submitted_by = None if audit.is_system(actor) else actor
+        report.late_working_days = workdays.working_days_late(report.deadline, now)
+        report.updated_at = now
+        report.save()
+        audit.record(
+            "report.submit",
+            actor=actor,
+            organisation=report.carrier,
+            obj=report,
+            summary={**_report_summary(report), "late_working_days": report.late_working_days},
+        )
+        late = f"，逾期 {report.late_working_days} 个工作日" if report.late_working_days else ""
+        for regulator in Organisation.objects.filter(kind=OrgKind.REGULATOR, is_active=True):
+            notice_send(
+                actor=actor,
+                organisation=regulator,
+                kind="report.submitted",
+                title=f"{report.carrier.name}提交了{report.quarter_display}服务对象报送"
+                f"（第 {report.version} 版）",
+                body=f"共 {report.line_count} 行{late}。请审核。",
+                url=_report_url(report),
+            )
+    return report
+
+
+def _reviewable(actor, report: ServiceReport) -> ServiceReport:
+    _require_reviewer(actor)
+    locked = ServiceReport.objects.select_for_update().select_related("carrier").get(pk=report.pk)
+    if locked.status != ReportStatus.SUBMITTED:
+        raise PortalError(
+            f"{locked}{locked.get_status_display()}，只有已提交的报送可以审核", code="not_submitted"
+        )
+    return locked
+
+
+def service_report_accept(*, actor, report: ServiceReport) -> ServiceReport:
+    """The administration accepts a submitted version: it is the one that counts."""
+    from portal.notices import notice_send
+
+    with transaction.atomic():
+        report = _reviewable(actor, report)
+        report.status = ReportStatus.ACCEPTED
+        report.reviewed_at = report.updated_at = timezone.now()
+        report.reviewed_by = None if audit.is_system(actor) else actor
+        report.save(update_fields=["status", "reviewed_at", "reviewed_by", "updated_at"])
+        audit.record(
+            "report.accept",
+            actor=actor,
+            organisation=report.carrier,
+            obj=report,
+            summary=_report_summary(report),
+        )
+        notice_send(
+            actor=actor,
+            organisation=report.carrier,
+            kind="report.accepted",
+            title=f"{report.quarter_display}服务对象报送（第 {report.version} 版）已受理",
+            body="通信管理局已受理本单位的报送。",
+            url=_report_url(report),
+        )
+    return report
+
+
+def service_report_return(*, actor, report: ServiceReport, reason: str) -> ServiceReport:
+    """Return a submitted version with a reason; the carrier corrects it in a new version
+    and submits again (issue 11 §4)."""
+    from portal.notices import notice_send
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise PortalError("请填写退回原因", code="reason_required", field="reason")
+    if len(reason) > RETURN_REASON_MAX:
+        raise PortalError(f"退回原因不能超过 {RETURN_REASON_MAX} 字", field="reason")
+    with transaction.atomic():
+        report = _reviewable(actor, report)
+        report.status = ReportStatus.RETURNED
+        report.reviewed_at = report.updated_at = timezone.now()
+        report.reviewed_by = None if audit.is_system(actor) else actor
+        report.return_reason = reason
+        report.save(
+            update_fields=["status", "reviewed_at", "reviewed_by", "return_reason", "updated_at"]
+        )
+        audit.record(
+            "report.return",
+            actor=actor,
+            organisation=report.carrier,
+            obj=report,
+            summary={**_report_summary(report), "reason": reason},
+        )
+        notice_send(
+            actor=actor,
+            organisation=report.carrier,
+            kind="report.returned",
+            title=f"{report.quarter_display}服务对象报送（第 {report.version} 版）被退回",
+            body=f"退回原因：{reason}\n请修改后新建版本重新提交。",
+            url=_report_url(report),
+        )
+    return report
+
+
+def carriers_not_submitted(year: int, quarter: int):
+    """Active carriers with no submitted or accepted version for the quarter (a returned
+    or draft one does not count), set-based."""
+    done = ServiceReport.objects.filter(
+        carrier=OuterRef("pk"),
+        year=year,
+        quarter=quarter,
+        status__in=[ReportStatus.SUBMITTED, ReportStatus.ACCEPTED],
+    )
+    return Organisation.objects.filter(kind=OrgKind.CARRIER, is_active=True).exclude(Exists(done))
+
+
+def service_report_reminders_send(*, today: dt.date) -> int:
+    """Remind every carrier that has not submitted the quarter's report: 3 working days
+    before it is due and again on the due day, each reminder once (000 §三(一)2;
+    domain.md: remind 3 working days before; issue 11 §3). In the app and by e-mail (the
+    notice centre); one ``ReminderSent`` row per carrier and reminder makes a second run send
+    nothing; each is audited (``notice.reminder``), recipients counted, never listed."""
+    from django.db import IntegrityError
+
+    from portal.audit import SYSTEM
+    from portal.models import ReminderSent
+    from portal.notices import notice_send, recipients_of
+
+    try:
+        year, quarter, due = workdays.next_quarterly_deadline(today)
+        remind_from = workdays.working_days_before(due.date(), workdays.REMINDER_WORKING_DAYS)[-1]
+    except workdays.CalendarYearMissing as exc:
+        log.warning("report reminders skipped: %s", exc.message)
+        return 0
+    if today == due.date():
+        key, title = f"quarterly-{year}Q{quarter}-due", "【今日截止】"
+    elif remind_from <= today:
+        key, title = f"quarterly-{year}Q{quarter}", "【提醒】"
+    else:
+        return 0
+    title += f"{year} 年第 {quarter} 季度服务对象报送截止：{due:%Y-%m-%d}"
+    from django.urls import reverse
+
+    url = reverse("service_report_list")
+    sent = 0
+    for org in carriers_not_submitted(year, quarter).exclude(
+        Exists(ReminderSent.objects.filter(organisation=OuterRef("pk"), key=key))
+    ):
+        people = recipients_of(org)
+        addresses = {u.email for u in people if u.email} | (
+            {org.contact_email} if org.contact_email else set()
+        )
+        if not people and not addresses:
+            continue
+        try:
+            with transaction.atomic():
+                ReminderSent.objects.create(organisation=org, key=key)
+                notice_send(
+                    actor=SYSTEM,
+                    organisation=org,
+                    kind="report.reminder",
+                    title=title,
+                    body=f"{org.name}：\n\n请于 {due:%Y 年 %m 月 %d 日} 24 时前在平台提交 "
+                    f"{year} 年第 {quarter} 季度金融营销催收号码服务对象报送"
+                    "（季度末前 5 个工作日）。",
+                    url=url,
+                    audit_action="notice.reminder",
+                    audit_summary={"key": key, "due": due.date(), "recipients": len(addresses)},
+                )
+        except IntegrityError:
+            continue  # sent already (the beat ran twice, or another worker won)
+        sent += 1
+    return sent

@@ -31,3 +31,12 @@ def end_expired_partner_numbers() -> int:
 def purge_expired_imports() -> dict:
     """Daily (CELERY_BEAT_SCHEDULE): files of imports past retention go; see retention.py."""
     return retention.imports_purge_expired().as_dict()
+
+
+@shared_task(acks_late=True)
+def send_report_reminders() -> int:
+    """Hourly: remind carriers that have not submitted, 3 working days before the quarterly
+    report is due and on the day, each reminder once (services.service_report_reminders_send)."""
+    from django.utils import timezone
+
+    return services.service_report_reminders_send(today=timezone.localdate())

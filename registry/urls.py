@@ -3,12 +3,14 @@ from rest_framework.routers import SimpleRouter
 
 from portal.spreadsheets import views as upload_views
 
-from . import api, views
+from . import api, report_api, report_views, views
 
 router = SimpleRouter()
 router.register("numbers", api.NumberViewSet, basename="registry-number")
 router.register("partners", api.PartnerViewSet, basename="registry-partner")
 router.register("imports", api.ImportJobViewSet, basename="registry-import")
+reports = SimpleRouter()
+reports.register("reports", report_api.ServiceReportViewSet, basename="service-report")
 
 urlpatterns = [
     path("registry/numbers/", views.number_list, name="registry_number_list"),
@@ -52,4 +54,35 @@ urlpatterns = [
     ),
     path("registry/template.xlsx", views.register_template, name="registry_template"),
     path("api/registry/", include(router.urls)),
+    path("reports/", report_views.report_list, name="service_report_list"),
+    path("reports/new/", report_views.report_create, name="service_report_create"),
+    path("reports/upload/", report_views.report_upload, name="service_report_upload"),
+    path("reports/template.xlsx", report_views.report_template, name="service_report_template"),
+    path("reports/<int:pk>/", report_views.report_detail, name="service_report_detail"),
+    path("reports/<int:pk>/compare/", report_views.report_compare, name="service_report_compare"),
+    path("reports/<int:pk>/submit/", report_views.report_submit, name="service_report_submit"),
+    path("reports/<int:pk>/accept/", report_views.report_accept, name="service_report_accept"),
+    path("reports/<int:pk>/return/", report_views.report_return, name="service_report_return"),
+    path(
+        "reports/<int:pk>/new-version/",
+        report_views.report_new_version,
+        name="service_report_new_version",
+    ),
+    path("reports/<int:pk>/lines/new/", report_views.line_edit, name="service_report_line_add"),
+    path(
+        "reports/<int:pk>/lines/<int:line_pk>/edit/",
+        report_views.line_edit,
+        name="service_report_line_edit",
+    ),
+    path(
+        "reports/<int:pk>/lines/<int:line_pk>/end/",
+        report_views.line_end,
+        name="service_report_line_end",
+    ),
+    path(
+        "reports/<int:pk>/lines/<int:line_pk>/delete/",
+        report_views.line_delete,
+        name="service_report_line_delete",
+    ),
+    path("api/", include(reports.urls)),
 ]

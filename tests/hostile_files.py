@@ -149,7 +149,7 @@ import json, resource, sys, time
 from pathlib import Path
 from portal.spreadsheets import errors
 from portal.spreadsheets.files import FileRejected, inspect_upload
-from portal.spreadsheets.reader import find_header
+from portal.spreadsheets.headers import find_header
 from portal.spreadsheets.sandbox import read_rows_isolated
 
 path, report = Path(sys.argv[1]), Path(sys.argv[2])

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from .files import FileRejected
 
-__all__ = ["SheetExtent", "check_xlsx_sheet", "cell_name", "sheet_part"]
+__all__ = ["SheetExtent", "cell_name", "check_xlsx_sheet", "is_absurd", "sheet_part"]
 
 CHUNK = 4 * 1024 * 1024
 # A sheet whose XML is smaller than this is scanned before calamine opens it; a larger one
@@ -340,7 +340,7 @@ def _prefix_of(zf: zipfile.ZipFile, name: str, root: bytes) -> bytes:
 # -- the verdict ------------------------------------------------------------------------
 
 
-def _absurd(
+def is_absurd(
     extent: SheetExtent,
     *,
     max_columns: int,
@@ -384,12 +384,12 @@ def check_xlsx_sheet(
         if part is None:
             return SheetExtent(), None
         extent, exact = fast_extent(zf, part)
-        if exact and not _absurd(extent, **limits):
+        if exact and not is_absurd(extent, **limits):
             return extent, None
         detail = _Detail(zf, part)
         detail.scan()
         data = detail.data
-        if _absurd(data, **limits):
+        if is_absurd(data, **limits):
             raise _refusal(data, detail, **limits)
         if not exact and not detail.blank:
             return data, None

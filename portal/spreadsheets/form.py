@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from .reader import HeaderMap, find_header
+from .headers import HeaderMap, find_header
 
 
 @dataclass(frozen=True)

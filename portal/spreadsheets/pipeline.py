@@ -20,12 +20,12 @@ holding the newest number may merge (checked under the form's lock, ``_claim``).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,7 +49,7 @@ from .staging import copy_head, copy_line
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 20_000
-BATCH_ROWS = 5000
+BATCH_ROWS = 20_000
 
 
 class UploadRejected(PortalError):
@@ -316,6 +316,43 @@ def _add_errors(bad: dict, found: dict) -> None:
 
 
 def _run(job: UploadJob, spec: SpreadsheetForm) -> None:
+    with _fewer_collections():
+        _run_frozen(job, spec)
+
+
+_collections_lock = threading.Lock()
+_collections_depth = 0
+_saved_thresholds: tuple[int, ...] = ()
+YOUNG_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _fewer_collections():
+    """While rows stream through (millions of short-lived objects), the cyclic garbage
+    collector runs every 50,000 allocations instead of 700, and the objects the worker
+    already holds (Django, the form's context) are frozen, so that its passes over the
+    oldest generation do not walk them again and again. It still collects; the settings
+    come back when the last upload running in the process ends. Measured on 100,000 rows:
+    the validating process spent 0.9-1.4 s of CPU with the default collector, 0.76 s so
+    (0.74 s with no collector at all)."""
+    global _collections_depth, _saved_thresholds
+    with _collections_lock:
+        if _collections_depth == 0:
+            _saved_thresholds = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(max(_saved_thresholds[0], YOUNG_THRESHOLD), *_saved_thresholds[1:])
+        _collections_depth += 1
+    try:
+        yield
+    finally:
+        with _collections_lock:
+            _collections_depth -= 1
+            if _collections_depth == 0:
+                gc.set_threshold(*_saved_thresholds)
+                gc.unfreeze()
+
+
+def _run_frozen(job: UploadJob, spec: SpreadsheetForm) -> None:
     path = Path(job.file.path)
     fmt = inspect_upload(path, original_name=job.original_name, max_bytes=settings.UPLOAD_MAX_BYTES)
     ctx = spec.context(job)
@@ -483,12 +520,14 @@ class RowFeed:
     set-level errors (``add_errors``), so one pass finds them all (issue 9 item 4).
 
     GIL: the consumer spends most of its time in the database driver (GIL released) and,
-    coming back, needs the GIL for a moment. Instead of shortening the process-wide switch
-    interval, the validating thread offers the GIL (``time.sleep(0)``) every
-    ``yield_every`` rows, which costs nothing when nobody is waiting.
+    coming back, waits at most one switch interval (5 ms) for the GIL. Batches are large
+    (20,000 rows: a few round trips each), so that wait hides behind the validation of the
+    next batch; the process-wide switch interval is left alone. The thread no longer
+    offers the GIL every 32 rows (``time.sleep(0)``): with batches this large it made no
+    difference on 1M rows (72-81 s either way on a loaded machine), so the simpler loop.
     """
 
-    yield_every = 32
+    check_every = 32  # rows between looks at ``_stop`` and the progress count
     batch_size = BATCH_ROWS
     _DONE = object()
 
@@ -514,7 +553,7 @@ class RowFeed:
         self.bad: dict[int, list[tuple[str, str]]] = {}
         self.warnings: list[str] = []
         self._lock = threading.Lock()
-        self._queue: queue.Queue = queue.Queue(maxsize=3)
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._stop = False
         self._finished = False
         self._error: BaseException | None = None
@@ -567,44 +606,44 @@ class RowFeed:
         head = self.copy_head
         examples: list[int] = []
         emit = self._queue.put
-        pause = time.sleep
-        every = self.yield_every
+        every = self.check_every
+        size = self.batch_size
+        rows = 0  # a local in the hot loop; self.rows follows every ``every`` rows
         try:
-            for row in self.data_rows:
-                if self._stop:
-                    break
-                if self.rows < 3 and spec.is_example(row.cells, columns):
-                    examples.append(row.number)  # the template's example, as downloaded
+            for number, cells in self.data_rows:
+                if rows < 3 and spec.is_example(cells, columns):
+                    examples.append(number)  # the template's example, as downloaded
                     continue
-                rows = self.rows = self.rows + 1
-                result = validate(row.cells, columns, ctx)
+                rows += 1
+                if not rows % every:
+                    self.rows = rows
+                    if self._stop:
+                        break
+                    if not rows % PROGRESS_EVERY:
+                        self.progress(rows)
+                result = validate(cells, columns, ctx)
                 if result.errors:
                     with self._lock:
-                        bad.setdefault(row.number, []).extend(result.errors)
+                        bad.setdefault(number, []).extend(result.errors)
                     continue
                 key = result.key
                 if key is not None:
-                    first = first_rows.setdefault(key, row.number)
-                    if first != row.number:
+                    first = first_rows.setdefault(key, number)
+                    if first != number:
                         message = spec.duplicate_message.format(key=key, first=first)
                         with self._lock:
-                            bad.setdefault(row.number, []).append((key_column, message))
+                            bad.setdefault(number, []).append((key_column, message))
                         continue
-                batch.append(ValidRow(row.number, result))
+                valid = ValidRow(number, result)
+                batch.append(valid)
                 if head is not None:
                     tail = result.copy_tail
-                    if tail:
-                        lines.append(f"{head}{row.number}\t{tail}\n")
-                    else:
-                        lines.append(copy_line(head, batch[-1]))
-                if len(batch) >= self.batch_size:
+                    lines.append(f"{head}{number}\t{tail}\n" if tail else copy_line(head, valid))
+                if len(batch) >= size:
                     batch.copy_text = "".join(lines).encode()
                     emit((batch, not bad))
                     batch, lines = Batch(), []
-                if rows % every == 0:
-                    pause(0)
-                    if rows % PROGRESS_EVERY == 0:
-                        self.progress(rows)
+            self.rows = rows
             if batch and not self._stop:
                 batch.copy_text = "".join(lines).encode()
                 emit((batch, not bad))

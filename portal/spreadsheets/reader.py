@@ -4,7 +4,7 @@ Pipeline for an upload::
 
     fmt = inspect_upload(path, original_name=name)          # files.py: hostile-file checks
     with read_rows(path, fmt) as sheet:                       # rows of str + Excel row numbers
-        header = find_header(sheet, required=..., synonyms=...)
+        header = find_header(sheet, required=..., synonyms=...)   # headers.py
         for row in header.data_rows:                          # Row(number, cells)
             value = header.get(row.cells, "号码")
 
@@ -35,7 +35,6 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import chain
 from os import PathLike
 from pathlib import Path
@@ -44,7 +43,12 @@ from typing import NamedTuple
 from python_calamine import CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
 from . import extent as extents
+from . import streaming
 from .files import FileFormat, FileRejected
+
+# Header matching lives in headers.py; named here too for the callers that read rows and
+# match their header from one import.
+from .headers import HeaderMap, column_letter, find_header, fold, normalize_header
 
 __all__ = [
     "HeaderMap",
@@ -65,7 +69,6 @@ __all__ = [
 ]
 
 CSV_SAMPLE_BYTES = 1024 * 1024
-MAX_LISTED_UNKNOWN = 20  # unknown columns named in the warning; the rest are counted
 SNIFF_CHARS = 32 * 1024
 
 # Excel keeps 15 significant digits: an integral float with 16+ digits may have had its tail
@@ -80,12 +83,16 @@ class ReadLimits:
 
     ``max_columns``: cells right of it are refused (xlsx: they would cost a dense range)
     or dropped with a warning (CSV); the other three bound calamine's dense range.
+    An xlsx sheet whose XML is larger than ``stream_bytes`` is read in pieces of about
+    ``piece_bytes`` (streaming.py), so its rows flow from the first one on.
     """
 
     max_columns: int = 1024
     max_dense_cells: int = 30_000_000
     sparse_floor: int = 1_000_000
     sparse_ratio: int = 20
+    stream_bytes: int = 8 * 1024 * 1024
+    piece_bytes: int = 16 * 1024 * 1024
 
 
 class Row(NamedTuple):
@@ -140,9 +147,16 @@ def cell_text(value: object) -> str:
     return str(value).strip()
 
 
+_strip = str.strip
+
+
 def _row_texts(row: list) -> list[str]:
-    # hot loop: str cells (the common case) are handled inline
-    return [c.strip() if type(c) is str else cell_text(c) for c in row]
+    # Hot loop. A row of text only (the common case) in C; any other cell raises TypeError
+    # there, and the row is converted cell by cell.
+    try:
+        return list(map(_strip, row))
+    except TypeError:
+        return [c.strip() if type(c) is str else cell_text(c) for c in row]
 
 
 # --------------------------------------------------------------------------------------
@@ -241,13 +255,56 @@ def _extent_limits(limits: ReadLimits) -> dict:
     }
 
 
-def _sheet_xml_size(path, name: str) -> int | None:
+def _sheet_xml(path, name: str) -> tuple[str | None, int | None]:
+    """The zip member of sheet ``name`` and its unpacked size (None, None: unknown)."""
     try:
         with zipfile.ZipFile(path) as zf:
             part = extents.sheet_part(zf, name)
-            return zf.getinfo(part).file_size if part else None
+            return (part, zf.getinfo(part).file_size) if part else (None, None)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, zlib.error):
+        return None, None
+
+
+def _pieces(path, part: str, name: str, index: int, limits: ReadLimits):
+    """The sheet read in pieces (streaming.py), or None when it cannot be."""
+    pieces = streaming.SheetPieces(
+        path,
+        part=part,
+        name=name,
+        index=index,
+        limits=_extent_limits(limits),
+        piece_bytes=limits.piece_bytes,
+    )
+    try:
+        pieces.head()
+    except streaming.NotPieceable:
         return None
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except BaseException:  # noqa: BLE001 - the whole-sheet read says what is wrong
+        return None
+    return pieces
+
+
+def _piece_rows(pieces) -> Iterator[Row]:
+    # A piece's rows are as wide as that piece's range: padded to the widest row so far
+    # (the header's, as a whole-sheet read would give them), so a form that indexes cells
+    # by the header's positions finds every one.
+    width = 0
+    try:
+        for number, raw in pieces.rows():
+            cells = _row_texts(raw)
+            if any(cells):
+                n = len(cells)
+                if n < width:
+                    cells += [""] * (width - n)
+                else:
+                    width = n
+                yield Row(number, cells)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, FileRejected):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - includes pyo3's PanicException
+        raise _unreadable(exc) from None
 
 
 class _Check(threading.Thread):
@@ -347,11 +404,20 @@ def _read_workbook(path: str | PathLike[str], fmt: FileFormat, limits: ReadLimit
     if others:
         warnings.append(f"只读取第一个可见工作表“{name}”，已忽略其他工作表：{'、'.join(others)}")
 
+    empty = f"工作表“{name}”为空（只读取第一个可见工作表）"
     # The sheet's real extent, before calamine allocates its dense range (extent.py).
     check: _Check | None = None
     trimmed: Path | None = None
     if fmt is FileFormat.XLSX:
-        size = _sheet_xml_size(path, name)
+        part, size = _sheet_xml(path, name)
+        if part is not None and size is not None and size > limits.stream_bytes:
+            pieces = _pieces(path, part, name, chosen, limits)
+            if pieces is not None:  # a large sheet: in pieces, checked piece by piece
+                wb.close()
+                data = SheetData(
+                    format=fmt, sheet_name=name, warnings=warnings, total_rows=pieces.total_rows
+                )
+                return _peeked(data, _piece_rows(pieces), empty)
         check = _Check(path, name, limits)
         if size is None or size <= extents.EAGER_SCAN_BYTES:
             check.run()
@@ -387,7 +453,6 @@ def _read_workbook(path: str | PathLike[str], fmt: FileFormat, limits: ReadLimit
 
     total = end[0] + 1 if end is not None else 0
     data = SheetData(format=fmt, sheet_name=name, warnings=warnings, total_rows=total)
-    empty = f"工作表“{name}”为空（只读取第一个可见工作表）"
     if start is None:  # iter_rows() panics on an empty range
         raise FileRejected("empty_sheet", empty)
     return _peeked(data, _workbook_rows(sheet, start[1]), empty)
@@ -527,167 +592,6 @@ _ENCODING_LABELS = {
     "utf-16": "UTF-16",
     "gb18030": "GB18030",
 }
-
-
-# --------------------------------------------------------------------------------------
-# Header row
-# --------------------------------------------------------------------------------------
-
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
-_MARKER_SUFFIXES = ("(必填)", "(选填)", "(可选)", "*", "★", "☆")
-_MARKER_PREFIXES = ("*", "★", "☆")
-
-
-@lru_cache(maxsize=4096)
-def fold(text: str) -> str:
-    """Full-width to half-width and no spaces: how cell labels (用途, 运营商, 号码类型...) and
-    command-line labels are compared."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def normalize_header(text: str) -> str:
-    """Header text for matching: NFKC (full-width -> half-width), no whitespace, no
-    required/optional markers (``*``, ``★``, ``（必填）``, ``(必填)``), case-folded."""
-    s = unicodedata.normalize("NFKC", str(text)).translate(_INVISIBLE)
-    s = "".join(s.split())
-    changed = True
-    while changed and s:
-        changed = False
-        for suffix in _MARKER_SUFFIXES:
-            if s.endswith(suffix) and len(s) > len(suffix):
-                s = s[: -len(suffix)]
-                changed = True
-        for prefix in _MARKER_PREFIXES:
-            if s.startswith(prefix) and len(s) > len(prefix):
-                s = s[len(prefix) :]
-                changed = True
-    return s.casefold()
-
-
-def column_letter(index: int) -> str:
-    """0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-@dataclass(eq=False)
-class HeaderMap:
-    """Where each known column is, found by :func:`find_header`.
-
-    ``columns``: canonical name -> 0-based cell index. ``headers``: the header row's texts as
-    written (for error reports). ``data_rows``: the rows after the header (continue reading
-    here; rows above the header were titles and are dropped).
-    """
-
-    columns: dict[str, int]
-    headers: list[str]
-    row_number: int
-    unknown: list[str]
-    warnings: list[str]
-    data_rows: Iterator[Row] = field(repr=False)
-
-    def get(self, cells: list[str], name: str) -> str:
-        """The text of column ``name`` in a row ('' when the column or the cell is absent)."""
-        index = self.columns.get(name)
-        if index is None or index >= len(cells):
-            return ""
-        return cells[index]
-
-    def pick(self, cells: list[str]) -> dict[str, str]:
-        """canonical name -> text, for every known column present in the file."""
-        n = len(cells)
-        return {name: (cells[i] if i < n else "") for name, i in self.columns.items()}
-
-
-def find_header(
-    rows_iter: Iterable[Row],
-    *,
-    required: Iterable[str],
-    synonyms: dict[str, str],
-    optional: Iterable[str] = (),
-    max_scan: int = 10,
-) -> HeaderMap:
-    """Find and map the header row among the first ``max_scan`` non-blank rows.
-
-    ``synonyms`` maps an accepted alternative name to its canonical name; the canonical
-    names are ``required``, ``optional`` and the values of ``synonyms``. The row matching
-    the most canonical columns (at least one of them required) wins; ties go to the
-    earliest row. Raises FileRejected ``no_header``, ``missing_columns``,
-    ``duplicate_column``.
-    """
-    order: list[str] = []
-    for name in chain(synonyms.values(), required, optional):
-        if name not in order:
-            order.append(name)
-    required_set = set(required)
-    required_ordered = [n for n in order if n in required_set]
-
-    lookup: dict[str, str] = {}
-    for alias, canonical in synonyms.items():
-        lookup[normalize_header(alias)] = canonical
-    for canonical in order:  # a canonical name wins over a clashing alias
-        lookup[normalize_header(canonical)] = canonical
-
-    rows = iter(rows_iter)
-    buffered: list[Row] = []
-    best_index = -1
-    best_score = 0
-    for row in rows:
-        buffered.append(row)
-        matched = {lookup.get(normalize_header(c)) for c in row.cells if c} - {None}
-        if matched & required_set and len(matched) > best_score:
-            best_index, best_score = len(buffered) - 1, len(matched)
-        if len(buffered) >= max_scan:
-            break
-
-    if best_index < 0:
-        names = "”“".join(required_ordered[:3])
-        raise FileRejected(
-            "no_header",
-            f"未找到表头行：前 {max_scan} 行中没有包含“{names}”等列名的行",
-        )
-
-    header_row = buffered[best_index]
-    columns: dict[str, int] = {}
-    unknown: list[str] = []
-    for index, text in enumerate(header_row.cells):
-        if not text:
-            continue
-        canonical = lookup.get(normalize_header(text))
-        if canonical is None:
-            unknown.append(text)
-            continue
-        if canonical in columns:
-            first = columns[canonical]
-            raise FileRejected(
-                "duplicate_column",
-                f"列“{canonical}”重复出现：第 {column_letter(first)} 列“"
-                f"{header_row.cells[first]}”和第 {column_letter(index)} 列“{text}”，"
-                "请删除其中一列后重新上传",
-            )
-        columns[canonical] = index
-
-    missing = [n for n in required_ordered if n not in columns]
-    if missing:
-        raise FileRejected("missing_columns", f"缺少必填列：{'、'.join(missing)}")
-
-    warnings = []
-    if unknown:
-        shown = "、".join(unknown[:MAX_LISTED_UNKNOWN])
-        more = len(unknown) - MAX_LISTED_UNKNOWN
-        warnings.append(f"已忽略未知列：{shown}" + (f" 等共 {len(unknown)} 列" if more > 0 else ""))
-    return HeaderMap(
-        columns=columns,
-        headers=list(header_row.cells),
-        row_number=header_row.number,
-        unknown=unknown,
-        warnings=warnings,
-        data_rows=chain(buffered[best_index + 1 :], rows),
-    )
 
 
 # --------------------------------------------------------------------------------------

@@ -12,14 +12,15 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 from django.utils import timezone
 
-from portal.carriers import BASIC_CARRIERS, carrier_name
 from portal.creditcode import CreditCodeError, validate_credit_code
 from portal.models import OrgKind
 from portal.spreadsheets.form import Column, RowResult, SpreadsheetForm
-from portal.spreadsheets.reader import find_header, fold, parse_date
+from portal.spreadsheets.headers import find_header, fold
+from portal.spreadsheets.reader import parse_date
 from portal.spreadsheets.staging import copy_value as _copy_value
 
 from .. import numbers
@@ -39,6 +40,7 @@ REMARK = "备注"
 
 KIND_LABELS = ("手机", "固话", "短号码", "400/800", "短信端口", "子端口")
 PURPOSE_LABELS = ("营销", "催收", "营销及催收")
+BASIC_CARRIERS = ("中国移动", "中国联通", "中国电信", "中国广电")
 
 # The declaration: the reader, the template and its 填写说明 are built from it.
 FORM_COLUMNS = (
@@ -120,6 +122,17 @@ REQUIRED = [c.name for c in FORM_COLUMNS if c.required]
 OPTIONAL = [c for c in COLUMNS if c not in REQUIRED]
 SYNONYMS = {alias: c.name for c in FORM_COLUMNS for alias in c.synonyms}
 SELF_NAMES = {"本机构", "本单位", "本公司", "本行", "自有", "自营"}
+CARRIER_NAMES = {
+    "移动": "中国移动",
+    "中国移动": "中国移动",
+    "中移动": "中国移动",
+    "联通": "中国联通",
+    "中国联通": "中国联通",
+    "电信": "中国电信",
+    "中国电信": "中国电信",
+    "广电": "中国广电",
+    "中国广电": "中国广电",
+}
 REMARK_MAX = 500
 
 # Columns of the staging table, in COPY order.
@@ -163,6 +176,11 @@ def is_branch_name(user_name: str, institution_name: str) -> bool:
     return any(len(stem) >= 2 and name.startswith(stem) and len(name) > len(stem) for stem in stems)
 
 
+def carrier_name(text: str) -> str:
+    """The three basic carriers and 广电 under one spelling; providers as written."""
+    return CARRIER_NAMES.get(fold(text), text.strip())
+
+
 @dataclass
 class Context:
     """What validating a row needs to know about the institution, loaded once."""
@@ -173,6 +191,8 @@ class Context:
     partners: dict[str, Partner]  # by credit code
     today: dt.date
     attribute_cache: dict = field(default_factory=dict)
+    print_cache: dict = field(default_factory=dict)
+    row_plan: tuple | None = field(default=None, repr=False)
 
     @classmethod
     def for_institution(cls, institution, *, today: dt.date) -> Context:
@@ -202,15 +222,28 @@ def find_register_header(sheet):
     return find_header(sheet, required=REQUIRED, synonyms=SYNONYMS, optional=OPTIONAL)
 
 
+# The columns validate_row reads, in the order _validate takes them.
+ROW_COLUMNS = (NUMBER, KIND, MAIN_PORT, *ATTRIBUTE_COLUMNS)
+
+
+def _row_getter(columns: dict[str, int]):
+    """``cells`` (padded, see validate_cells) -> the texts of ROW_COLUMNS, in C
+    (operator.itemgetter); an absent column reads the padding cell at the end (-1)."""
+    width = max(columns.values(), default=-1) + 1
+    return width, itemgetter(*(columns.get(name, -1) for name in ROW_COLUMNS))
+
+
 def validate_cells(cells: list[str], columns: dict[str, int], ctx: Context) -> RowResult:
-    """``validate_row`` for one sheet row: ``columns`` maps canonical columns to indexes."""
-    n = len(cells)
-
-    def get(name: str) -> str:
-        index = columns.get(name)
-        return cells[index] if index is not None and index < n else ""
-
-    return validate_row(get, ctx)
+    """``validate_row`` for one sheet row: ``columns`` maps canonical columns to indexes
+    (the same dict for every row of a file: its getter is built once)."""
+    plan = ctx.row_plan
+    if plan is None or plan[0] is not columns:
+        plan = ctx.row_plan = (columns, *_row_getter(columns))
+    _, width, texts = plan
+    # At least one empty cell after the last: every column's index exists, and -1 is ''.
+    cells = cells + [""] * max(width + 1 - len(cells), 1)
+    raw, kind_label, main_raw, *attributes = texts(cells)
+    return _validate(raw, kind_label, main_raw, tuple(attributes), ctx)
 
 
 def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
@@ -221,14 +254,20 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
     from row to row in any real register, so their validation is cached per distinct
     combination in ``ctx``; the number itself is checked on every row.
     """
-    errors: list[tuple[str, str]] = []
+    key = tuple(get(column) for column in ATTRIBUTE_COLUMNS)
+    return _validate(get(NUMBER), get(KIND), get(MAIN_PORT), key, ctx)
 
-    raw = get(NUMBER)
+
+def number_cells(
+    raw: str, kind_label: str, main_raw: str, errors: list
+) -> tuple[str | None, object, str]:
+    """The 号码 / 号码类型 / 所属主端口 cells of a row, as every form that lists numbers reads
+    them (forms.md §1, §2): ``(number, kind, main_port)``, problems appended to ``errors``.
+    A sub-port names its main port, which must be its prefix."""
     number, kind, error = numbers.classify(raw) if raw else (None, None, f"{NUMBER}不能为空")
     if error:
         errors.append((NUMBER, error))
 
-    kind_label = get(KIND)
     wants_sub_port = False
     if kind_label:
         named, wants_sub_port = _kind_label(kind_label)
@@ -245,7 +284,6 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
             )
 
     main_port = ""
-    main_raw = get(MAIN_PORT)
     if main_raw:
         main, _main_kind, main_error = numbers.classify(main_raw)
         if main_error:
@@ -260,12 +298,25 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
             errors.append((MAIN_PORT, "只有短信子端口才填写所属主端口"))
     elif wants_sub_port:
         errors.append((MAIN_PORT, "子端口须填写所属主端口"))
+    return number, kind, main_port
 
-    key = tuple(get(column) for column in ATTRIBUTE_COLUMNS)
+
+def validate_number(get: Callable[[str], str], errors: list) -> tuple[str, str | None, object, str]:
+    """:func:`number_cells` for a form that reads its cells with ``get(column)`` (the
+    服务对象报送表): ``(raw, number, kind, main_port)``."""
+    raw = get(NUMBER)
+    return (raw, *number_cells(raw, get(KIND), get(MAIN_PORT), errors))
+
+
+def _validate(raw: str, kind_label: str, main_raw: str, key: tuple, ctx: Context) -> RowResult:
+    errors: list[tuple[str, str]] = []
+    number, kind, main_port = number_cells(raw, kind_label, main_raw, errors)
+
     cached = ctx.attribute_cache.get(key)
     if cached is None:
         if len(ctx.attribute_cache) >= _CACHE_LIMIT:
             ctx.attribute_cache.clear()
+            ctx.print_cache.clear()
         cached = ctx.attribute_cache[key] = _attributes(
             dict(zip(ATTRIBUTE_COLUMNS, key, strict=True)), ctx
         )
@@ -276,7 +327,16 @@ def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:
         return RowResult(errors=errors, key=number)
     is_sub_port = bool(main_port)
     raw = str(raw)[:64]
-    print_ = fingerprint((kind, main_port, is_sub_port, attribute_print))
+    # The fingerprint depends on the number's kind and main port and on the usage
+    # columns, not on the number: one per distinct combination (sub-ports: per main port).
+    print_key = (kind, main_port, attribute_print)
+    print_ = ctx.print_cache.get(print_key)
+    if print_ is None:
+        if len(ctx.print_cache) >= _CACHE_LIMIT:
+            ctx.print_cache.clear()
+        print_ = ctx.print_cache[print_key] = fingerprint(
+            (kind, main_port, is_sub_port, attribute_print)
+        )
     values = (number, str(kind), raw, main_port, is_sub_port, *attributes, print_)
     tail = (
         f"{number}\t{kind}\t{raw if raw.isalnum() else _copy_value(raw)}\t{main_port}\t"

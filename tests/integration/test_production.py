@@ -30,6 +30,7 @@ from django.utils import timezone
 from portal.audit import verify_chain
 from portal.models import AuditEvent, UploadJob
 from registry.models import ImportStatus, Partner, RegisteredNumber, Status
+from tests.oversight.test_reconcile import world  # noqa: F401 - a fixture
 from tests.registry.conftest import register, save_partner
 from tests.uploads import register_csv, upload_file
 
@@ -351,3 +352,30 @@ def test_gunicorn_serves_the_site_with_whitenoise_health_and_json_logs(prod_env,
     tagged = [r for r in records if r["request_id"] == "it-4242"]
     assert {r["logger"] for r in tagged} == {"django.request", "gunicorn.access"}, lines
     assert "13800138000" not in log.read_text()  # a searched number is not logged
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("world")
+def test_a_cross_match_runs_on_the_workers(workers):
+    """Issue 13 §6 (the operations step issue 5 left blocked): the cross-match queued from
+    the service runs on a worker over RabbitMQ, once, and finds every code of the
+    hand-built world (tests/oversight/test_reconcile.py)."""
+    from oversight import services as oversight_services
+    from oversight.models import ReconciliationRun, RunStatus
+    from portal.audit import SYSTEM
+
+    run = oversight_services.reconciliation_start(actor=SYSTEM, as_of=dt.date(2026, 11, 20))
+
+    def finished():
+        run.refresh_from_db()
+        return run.status in (RunStatus.DONE, RunStatus.FAILED)
+
+    _wait(
+        finished,
+        timeout=120,
+        what="a worker to run the cross-match",
+        logs=list(workers.logs.values()),
+    )
+    assert run.status == RunStatus.DONE, run.message
+    assert sum(run.counts.values()) == 14 and run.counts["UNREGISTERED"] == 3
+    assert run.report.name and ReconciliationRun.objects.count() == 1

@@ -294,7 +294,7 @@ def test_the_migration_gives_every_earlier_complaint_its_own_code():
     oversight 0002), unique, none empty."""
     from tests.migrations import latest, migrate
 
-    old = migrate([("oversight", "0001_complaints")])
+    old = migrate([("oversight", "0002_reconciliation")])
     Old = old.get_model("oversight", "Complaint")
     for n in range(3):
         Old.objects.create(

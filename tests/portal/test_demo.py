@@ -55,6 +55,23 @@ def test_demo_logins_work(client):
     assert response["Location"] == "/"
 
 
+def test_demo_has_both_sides_of_the_quarterly_report(client):
+    """Issue 11: carol's carrier has the previous quarter's accepted report (after a
+    returned first version) and nothing yet for the current quarter."""
+    from django.utils import timezone
+
+    from portal.workdays import quarter_of
+    from registry.models import ServiceReport
+
+    call_command("load_demo", "--force", stdout=StringIO())
+    carol = User.objects.get(username="carol")
+    reports = ServiceReport.objects.filter(carrier=carol.organisation).order_by("version")
+    assert [r.status for r in reports] == ["returned", "accepted"]
+    assert reports[1].line_count == 6 and reports[1].flagged_count == 1
+    year, quarter = quarter_of(timezone.localdate())
+    assert not reports.filter(year=year, quarter=quarter).exists()
+
+
 def test_refuses_without_debug_or_force(settings):
     settings.DEBUG = settings.DEMO = False
     with pytest.raises(CommandError, match="演示数据只用于演示环境"):

@@ -7,6 +7,7 @@ Uploaded by a carrier, whose job is its own; other organisations get 404."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 from zoneinfo import ZoneInfo
 
@@ -155,6 +156,19 @@ def test_the_new_form_gets_one_pass_errors_in_row_order(carrier_carol, inst_alic
     assert report[2][-1] == "编号 Z999 已由其他单位报送"
     assert report[3][-2:] == ["编号、名称", "编号“C-3”只能是字母和数字；名称“丙”应为甲或乙"]
     assert carrier_carol.organisation_id not in MERGED
+
+
+def test_the_garbage_collector_settings_come_back_after_an_upload(carrier_carol):
+    """Issue 9 item 8: while rows stream through, the cyclic collector runs less often and
+    the worker's own objects are frozen; afterwards the process is as it was, even when the
+    upload is rejected."""
+    before = gc.get_threshold()
+    job = upload(carrier_carol, [("A001", "甲"), ("B002", "乙")])
+    assert job.status == UploadStatus.DONE, job.message
+    rejected = upload(carrier_carol, [("C-3", "丙")])
+    assert rejected.status == UploadStatus.REJECTED
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_the_template_comes_from_the_declaration(tiny_form):

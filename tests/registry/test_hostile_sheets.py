@@ -206,3 +206,69 @@ def test_reupload_of_a_stuck_job_creates_a_new_job_and_fails_the_stuck_one(
     assert "已由重新上传的同一文件取代" in stuck.message
     assert services.import_job_run(job_id=stuck.pk).status == ImportStatus.FAILED
     assert services.import_job_run(job_id=fresh.pk).status == ImportStatus.DONE
+
+
+# -- a large sheet is read in pieces: the same refusals, the same rows ---------------------
+
+PIECES = ReadLimits(stream_bytes=0, piece_bytes=1024)
+
+
+@pytest.fixture
+def in_pieces(monkeypatch):
+    """Every xlsx read in pieces of about 1 KB of XML (streaming.py), as a large sheet is."""
+    monkeypatch.setattr(pipeline, "ReadLimits", lambda: PIECES)
+
+
+def test_far_value_in_a_sheet_read_in_pieces_is_refused_naming_row_and_column(
+    inst_alice, tmp_path, in_pieces
+):
+    """Issue 16 item 2, for a sheet read in pieces (issue 9 item 8): a value at XFD1048576
+    is refused before calamine allocates its range, naming the cell."""
+    job = run(inst_alice, hostile.far_value(tmp_path / "far.xlsx"))
+    assert job.status == ImportStatus.REJECTED
+    assert "第 1048576 行第 XFD 列" in job.message
+    assert "超出可读取的前 1024 列" in job.message
+
+
+def test_far_value_after_many_rows_read_in_pieces_is_refused(inst_alice, tmp_path, in_pieces):
+    """The far cell comes after rows already handed on: the job is still rejected, nothing
+    imported."""
+    body = hostile._row(1, hostile.FULL) + "".join(
+        hostile._row(i, hostile.good_row(i)) for i in range(2, 80)
+    )
+    body += hostile._row(80, hostile.good_row(80), extra=hostile._cell("XFD80", "x"))
+    path = hostile.write_sheet_xlsx(tmp_path / "late.xlsx", body)
+    job = run(inst_alice, path)
+    assert job.status == ImportStatus.REJECTED, job.message
+    assert "第 80 行第 XFD 列" in job.message
+    assert not RegisteredNumber.objects.filter(institution=inst_alice.organisation).exists()
+
+
+def test_sparse_value_far_below_read_in_pieces_is_refused(tmp_path):
+    """Issue 16 item 2, in pieces: the pieces' ranges add up to the sheet's; a value far
+    below a few rows is refused with its row."""
+    body = hostile._row(1, hostile.FULL) + "".join(
+        hostile._row(i, hostile.good_row(i)) for i in range(2, 6)
+    )
+    body += hostile._row(1048576, ["x"])
+    path = hostile.write_sheet_xlsx(tmp_path / "sparse.xlsx", body)
+    with pytest.raises(FileRejected) as err, read_rows_isolated(path, "xlsx", limits=PIECES) as s:
+        list(s)
+    assert err.value.code == "sheet_too_sparse"
+    assert "第 1048576 行第 A 列有数据" in err.value.message
+
+
+def test_stray_empty_cell_far_below_read_in_pieces_imports_the_rows(
+    inst_alice, tmp_path, in_pieces
+):
+    """Issue 16 item 2, in pieces: an empty-text cell at row 1,048,576 is not data."""
+    job = run(inst_alice, hostile.stray_empty_cell(tmp_path / "stray.xlsx", rows=2))
+    assert job.status == ImportStatus.DONE, job.message
+    assert job.created == 2
+
+
+def test_normal_register_read_in_pieces_imports_every_row(inst_alice, tmp_path, in_pieces):
+    """Issue 9 item 8: the rows of a sheet read in pieces flow into the same import."""
+    job = run(inst_alice, hostile.normal_xlsx(tmp_path / "ok.xlsx", rows=300))
+    assert job.status == ImportStatus.DONE, job.message
+    assert job.created == 300

@@ -17,13 +17,13 @@ import pytest
 import xlwt
 from python_calamine import CalamineWorkbook
 
+from portal.spreadsheets import reader
 from portal.spreadsheets.errors import write_error_workbook
 from portal.spreadsheets.files import FileFormat, FileRejected, inspect_upload
+from portal.spreadsheets.headers import column_letter, find_header, normalize_header
 from portal.spreadsheets.reader import (
+    ReadLimits,
     cell_text,
-    column_letter,
-    find_header,
-    normalize_header,
     parse_date,
     parse_datetime,
     read_rows,
@@ -44,6 +44,17 @@ SYNONYMS = {
     "开始日期": "合作起始日期",
 }
 OPTIONAL = {"备注", "号码类型", "合作起始日期"}
+
+
+@pytest.fixture(autouse=True, params=["whole", "pieces"])
+def reading(request, monkeypatch):
+    """Every test twice: a sheet read whole, and read in pieces of about 1 KB of XML, as a
+    large sheet is (streaming.py, issue 9 item 8): the same rows either way."""
+    if request.param == "pieces":
+        monkeypatch.setattr(
+            reader, "ReadLimits", lambda: ReadLimits(stream_bytes=0, piece_bytes=1024)
+        )
+    return request.param
 
 
 def header_of(sheet, **kwargs):
@@ -681,3 +692,39 @@ def test_error_workbook_row_cap(tmp_path):
     data = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("错误明细").to_python()
     assert [r[0] for r in data[1:4]] == [2.0, 3.0, 4.0]
     assert data[-1][:2] == ["", "……另有 7 行错误未列出（错误报告最多列出 3 行）"]
+
+
+def test_a_sheet_read_in_pieces_gives_the_rows_of_a_whole_read(tmp_path, reading):
+    """Issue 9 item 8: a large sheet is read in pieces (streaming.py) so its rows flow from
+    the first one on; every piece is parsed by calamine, so numbers, floats, dates (by the
+    cell's number format), booleans, shared strings, merged title cells and formulas read
+    exactly as in a whole-sheet read (rows are padded to the widest row so far, not to
+    one further right below them: only trailing empty cells may differ)."""
+
+    def setup(wb, ws):
+        ws.merge_cells("A1:F1")
+        ws["G7"] = '=A3&""'
+
+    rows = [["号码登记表"], ["号码", "用途", "使用单位", "日期", "数", "布尔"]]
+    rows += [
+        [13800000000 + i, "营销", "本机构", dt.date(2026, 1, 1) + dt.timedelta(days=i), 1.5 + i]
+        + [i % 2 == 0]
+        for i in range(300)
+    ]
+    path = xlsx(tmp_path / "big.xlsx", rows, setup=setup)
+
+    def read(limits):
+        with read_rows(path, FileFormat.XLSX, limits=limits) as sheet:
+            out = []
+            for row in sheet:
+                cells = list(row.cells)
+                while cells and not cells[-1]:
+                    cells.pop()
+                out.append((row.number, cells))
+            return out
+
+    pieces = read(ReadLimits(stream_bytes=0, piece_bytes=512))
+    assert pieces == read(ReadLimits(stream_bytes=10**12))
+    assert len(pieces) == 302
+    assert pieces[2] == (3, ["13800000000", "营销", "本机构", "2026-01-01", "1.5", "TRUE"])
+    assert pieces[-1] == (302, ["13800000299", "营销", "本机构", "2026-10-27", "300.5", "FALSE"])

@@ -75,6 +75,9 @@ class Command(BaseCommand):
             registry_demo.load(orgs)
             oversight_demo.load()
             filing_demo.load(orgs)
+            registry_demo.load_reports(orgs)
+        # After the demo data is committed: the run reads it, and commits on its own.
+        oversight_demo.reconcile()
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return

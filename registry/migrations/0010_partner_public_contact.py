@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0008_registeredsignature"),
+        ("registry", "0009_service_reports"),
     ]
 
     operations = [

@@ -24,7 +24,7 @@ def create_cache_table(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oversight", "0001_complaints"),
+        ("oversight", "0002_reconciliation"),
         ("portal", "0010_carrier_network"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
