@@ -1,5 +1,37 @@
 from django.apps import AppConfig
 
+PUBLIC_PANEL = "oversight/panels/public.html"
+
+
+def public_panel(request) -> dict:
+    """The regulator's dashboard: today's public checks and the complaints waiting."""
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from .models import (
+        Complaint,
+        ComplaintChannel,
+        ComplaintGroup,
+        ComplaintStatus,
+        GroupStatus,
+        PublicCheckCount,
+    )
+    from .public import counting
+
+    counting.flush()
+    today = timezone.localdate()
+    checks = PublicCheckCount.objects.filter(day=today).aggregate(n=Sum("checks"))["n"] or 0
+    complaints = Complaint.objects.visible_to(request.user)
+    return {
+        "public_checks_today": checks,
+        "portal_complaints_open": complaints.filter(channel=ComplaintChannel.PORTAL)
+        .exclude(status=ComplaintStatus.PROCESSED)
+        .count(),
+        "abnormal_pending": ComplaintGroup.objects.visible_to(request.user)
+        .filter(status=GroupStatus.PENDING)
+        .count(),
+    }
+
 
 class OversightConfig(AppConfig):
     verbose_name = "比对与处置"
@@ -36,18 +68,36 @@ class OversightConfig(AppConfig):
         register_menu(
             kinds=overseers, order=40, label="投诉", url_name="complaint_list", icon="megaphone"
         )
+        register_menu(
+            kinds=(OrgKind.REGULATOR,),
+            order=41,
+            label="公众核验",
+            url_name="public_checks",
+            icon="phone",
+        )
+        register_panel(kinds=(OrgKind.REGULATOR,), order=40, template=PUBLIC_PANEL)(public_panel)
 
 
 def _register_audit_labels() -> None:
     from portal.audit import ACTION_LABELS
     from portal.auditlabels import register_labels
 
-    from .models import ComplaintCategory, ComplaintChannel
+    from .models import (
+        ComplaintCategory,
+        ComplaintChannel,
+        ComplaintStatus,
+        GroupKind,
+        GroupStatus,
+    )
 
     ACTION_LABELS.update(
         {
             "complaint.create": "录入投诉",
             "complaint.reveal": "查看投诉人完整联系方式",
+            "complaint.submit": "公众在本平台提交投诉",
+            "complaint.status": "更新投诉处理进度",
+            "complaint.abnormal_detect": "识别异常投诉",
+            "complaint.group_decide": "研判疑似异常投诉组",
             "complaints.upload": "上传投诉转办清单",
             "complaints.done": "投诉转办清单导入完成",
             "complaints.rejected": "投诉转办清单被拒收",
@@ -65,11 +115,24 @@ def _register_audit_labels() -> None:
             "received_at": "投诉时间",
             "reference": "转办编号",
             "field": "查看的信息",
+            "before": "原状态",
+            "after": "新状态",
+            "outcome_chars": "处理结果字数",
+            "quarter": "季度",
+            "kind": "类型",
+            "size": "投诉数",
+            "complaints": "投诉数",
+            "text": "内容雷同组",
+            "contact": "同一联系方式组",
+            "burst": "集中投诉组",
         },
         values={
             "channel": dict(ComplaintChannel.choices),
             "category": dict(ComplaintCategory.choices),
             "field": {"contact": "投诉人完整联系方式"},
+            "before": {**dict(ComplaintStatus.choices), **dict(GroupStatus.choices)},
+            "after": {**dict(ComplaintStatus.choices), **dict(GroupStatus.choices)},
+            "kind": dict(GroupKind.choices),
         },
     )
     register_labels(

@@ -10,8 +10,14 @@ from django.utils import timezone
 
 from portal.audit import SYSTEM
 
-from .models import Complaint
-from .services import complaint_create
+from .models import Complaint, ComplaintChannel, ComplaintGroup
+from .public import counting
+from .services import (
+    abnormal_detect,
+    complaint_create,
+    complaint_set_status,
+    complaint_submit_public,
+)
 
 # (days ago, number, channel, category, content, institution, contact, reference)
 COMPLAINTS = [
@@ -88,6 +94,79 @@ COMPLAINTS = [
 ]
 
 
+# Public complaints (本平台): one processed, so its tracking page shows an outcome.
+PUBLIC = [
+    (
+        "13700137000",
+        "collection",
+        "晚上十一点打电话催收，还说要联系我的同事。",
+        "13600000002",
+        "已核实该号码未备案，已通知运营商依规处置。",
+    ),
+    ("95599", "marketing", "每周都打来推销信用卡分期，拒绝后还打。", "", ""),
+]
+# An organised campaign (003 代理维权): one script, lightly edited, about 甲银行's number.
+CAMPAIGN = (
+    "本人{name}，因甲银行暴力催收，{word}电话轰炸我的家人和同事，严重侵犯个人隐私，现依法投诉，"
+    "要求停止催收、减免全部罚息并书面道歉，否则将向媒体曝光。"
+)
+CAMPAIGN_COPIES = [
+    ("张伟", "多次"),
+    ("李娜", "反复"),
+    ("王强", "多次"),
+    ("赵敏", "一再"),
+    ("陈杰", "多次"),
+    ("刘洋", "屡次"),
+]
+
+
+def load_public() -> None:
+    """本平台 complaints with tracking codes, a campaign found by the quarter's detection,
+    and today's public check counts (one heavy caller) for the regulator's pages."""
+    now = timezone.now()
+    for number, category, content, contact, outcome in PUBLIC:
+        if Complaint.objects.filter(channel=ComplaintChannel.PORTAL, content=content).exists():
+            continue
+        complaint = complaint_submit_public(
+            actor=SYSTEM,
+            number=number,
+            received_at=now - dt.timedelta(hours=20),
+            category=category,
+            content=content,
+            contact=contact,
+            source="demo-public",
+        )
+        if outcome:
+            complaint_set_status(
+                actor=SYSTEM, complaint=complaint, status="processed", outcome=outcome
+            )
+    for i, (name, word) in enumerate(CAMPAIGN_COPIES):
+        reference = f"12321-DEMO-C{i:02d}"
+        if Complaint.objects.filter(channel="12321", reference=reference).exists():
+            continue
+        complaint_create(
+            actor=SYSTEM,
+            number="13800138001",
+            received_at=now - dt.timedelta(hours=i + 1),
+            channel="12321",
+            category="collection",
+            content=CAMPAIGN.format(name=name, word=word),
+            institution_name="甲银行股份有限公司（演示）",
+            reference=reference,
+        )
+    year, month = timezone.localdate().year, timezone.localdate().month
+    quarter = (month - 1) // 3 + 1
+    if not ComplaintGroup.objects.filter(quarter=f"{year}Q{quarter}").exists():
+        abnormal_detect(actor=SYSTEM, year=year, quarter=quarter)
+    from .models import PublicCheckCount
+
+    if not PublicCheckCount.objects.filter(day=timezone.localdate()).exists():
+        for client, checks in (("203.0.113.7", 180), ("198.51.100.23", 4), ("192.0.2.44", 2)):
+            for _ in range(checks):
+                counting.count(client)
+        counting.flush()
+
+
 def load() -> int:
     """Record the demo complaints that are not there yet; how many were added."""
     now = timezone.now()
@@ -107,6 +186,7 @@ def load() -> int:
             reference=ref,
         )
         added += 1
+    load_public()
     return added
 
 

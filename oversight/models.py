@@ -7,6 +7,7 @@ through ``services.complaint_contact_reveal`` (audited)."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -35,6 +36,28 @@ class ComplaintCategory(models.TextChoices):
     OTHER = "other", "其他"
 
 
+class ComplaintStatus(models.TextChoices):
+    """What the complainant sees on the tracking page (issue 15 §2)."""
+
+    RECEIVED = "received", "已受理"
+    CHECKING = "checking", "核查中"
+    PROCESSED = "processed", "已处理"
+
+
+# No 0/O/1/I/L: read out over the phone or typed from a note without ambiguity.
+TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+TRACKING_LENGTH = 16  # 31**16 ≈ 2**79: not guessable, and not derived from the id
+
+
+def new_tracking_code() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+
+
+def normalise_tracking_code(text: str) -> str:
+    """What a complainant types (spaces, dashes, lower case) as stored."""
+    return "".join(ch for ch in (text or "").upper() if ch.isalnum())[:32]
+
+
 class ComplaintQuerySet(models.QuerySet):
     def visible_to(self, user) -> ComplaintQuerySet:
         """The administration and the financial regulators read complaints (000 §三(四));
@@ -45,6 +68,12 @@ class ComplaintQuerySet(models.QuerySet):
         if organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
             return self
         return self.none()
+
+    def countable(self) -> ComplaintQuerySet:
+        """Complaints that count as evidence (``COMPLAINED_REGISTERED``/``_UNREGISTERED``):
+        not in a group the administration marked abnormal (003: organised complaints are
+        told from real ones). SQL: ``excluded_reason = ''``."""
+        return self.filter(excluded_reason="")
 
 
 class Complaint(models.Model):
@@ -74,6 +103,19 @@ class Complaint(models.Model):
         UploadJob, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField("录入时间", auto_now_add=True)
+    tracking_code = models.CharField(
+        "查询码", max_length=32, unique=True, default=new_tracking_code, editable=False
+    )
+    status = models.CharField(
+        "处理状态", max_length=16, choices=ComplaintStatus.choices, default=ComplaintStatus.RECEIVED
+    )
+    outcome = models.TextField("处理结果", blank=True)
+    status_changed_at = models.DateTimeField("状态更新时间", null=True, blank=True)
+    # A keyed hash of the submitting client (public complaints): bursts from one source are
+    # found without keeping the address with the complaint.
+    source = models.CharField("来源标识", max_length=64, blank=True)
+    # Set when a group the complaint is in is marked abnormal; '' = counts as evidence.
+    excluded_reason = models.CharField("不计入比对的原因", max_length=200, blank=True)
 
     objects = ComplaintQuerySet.as_manager()
 
@@ -91,6 +133,7 @@ class Complaint(models.Model):
         indexes = [
             models.Index(fields=["number", "received_at"], name="complaint_number"),
             models.Index(fields=["received_at"], name="complaint_received"),
+            models.Index(fields=["status", "received_at"], name="complaint_status"),
         ]
 
     def __str__(self) -> str:
@@ -103,6 +146,54 @@ class Complaint(models.Model):
     @property
     def content_masked(self) -> str:
         return mask_text(self.content)
+
+    @property
+    def tracking_code_display(self) -> str:
+        code = self.tracking_code
+        return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+class PublicCheckCount(models.Model):
+    """Number checks per client address per day (issue 15 §1: every check counted for the
+    dashboard; heavy callers listed for the administration). Never the numbers asked."""
+
+    day = models.DateField("日期")
+    client = models.CharField("访问地址", max_length=64)
+    checks = models.PositiveIntegerField("核验次数", default=0)
+    limited = models.PositiveIntegerField("超出频率被拒次数", default=0)
+
+    class Meta:
+        verbose_name = "号码核验计数"
+        verbose_name_plural = "号码核验计数"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "client"], name="public_check_day_client")
+        ]
+        indexes = [models.Index(fields=["day", "-checks"], name="public_check_day_checks")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.client} {self.checks}"
+
+
+class GroupKind(models.TextChoices):
+    TEXT = "text", "内容雷同"
+    CONTACT = "contact", "同一联系方式投诉多家机构"
+    BURST = "burst", "同一来源短时集中投诉"
+
+
+class GroupStatus(models.TextChoices):
+    PENDING = "pending", "待研判"
+    ABNORMAL = "abnormal", "异常投诉"
+    GENUINE = "genuine", "正常投诉"
+
+
+class ComplaintGroupQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ComplaintGroupQuerySet:
+        """The administration only (003: it tells organised complaints from real ones)."""
+        organisation = getattr(user, "organisation", None) if user else None
+        authenticated = getattr(user, "is_authenticated", False)
+        if authenticated and organisation is not None and organisation.kind == OrgKind.REGULATOR:
+            return self
+        return self.none()
 
 
 # --- the cross-match (比对; issue 13 item 2; 000 §三(三), 002) -------------------------------
@@ -168,6 +259,55 @@ class ReconciliationRunQuerySet(models.QuerySet):
         if organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
             return self
         return self.none()
+
+
+class ComplaintGroup(models.Model):
+    """A group of complaints of one quarter flagged as possibly organised (异常投诉,
+    代理维权, 反催收联盟; 003), with the evidence, until the administration decides."""
+
+    quarter = models.CharField("季度", max_length=6)  # 2026Q1
+    kind = models.CharField("类型", max_length=16, choices=GroupKind.choices)
+    key = models.CharField("识别键", max_length=64)
+    size = models.PositiveIntegerField("投诉数")
+    evidence = models.JSONField("依据", default=dict)
+    status = models.CharField(
+        "研判结论", max_length=16, choices=GroupStatus.choices, default=GroupStatus.PENDING
+    )
+    note = models.CharField("研判说明", max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField("研判时间", null=True, blank=True)
+    created_at = models.DateTimeField("识别时间", auto_now_add=True)
+    complaints = models.ManyToManyField(Complaint, related_name="groups", through="GroupMember")
+
+    objects = ComplaintGroupQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "疑似异常投诉组"
+        verbose_name_plural = "疑似异常投诉组"
+        ordering = ["quarter", "kind", "-size", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["quarter", "kind", "key"], name="complaint_group_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} {self.get_kind_display()} #{self.pk}"
+
+
+class GroupMember(models.Model):
+    group = models.ForeignKey(ComplaintGroup, on_delete=models.CASCADE, related_name="members")
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "complaint"], name="group_member_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}:{self.complaint_id}"
 
 
 class ReconciliationRun(models.Model):

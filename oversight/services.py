@@ -29,6 +29,11 @@ from .models import (
     Complaint,
     ComplaintCategory,
     ComplaintChannel,
+    ComplaintGroup,
+    ComplaintStatus,
+    GroupKind,
+    GroupMember,
+    GroupStatus,
     ReconciliationRun,
     RunStatus,
 )
@@ -154,6 +159,235 @@ def complaint_import_create(*, actor, upload, original_name: str, enqueue: bool 
         original_name=original_name,
         enqueue=enqueue,
     )
+
+
+# --- the public side (issue 15) ---------------------------------------------------------
+
+
+def complaint_submit_public(
+    *,
+    actor,
+    number: str,
+    received_at: dt.datetime,
+    category: str,
+    content: str,
+    contact: str = "",
+    source: str = "",
+) -> Complaint:
+    """A complaint from the public form (issue 15 §2; 000 §三(四)), channel 本平台. The
+    portal records it on the citizen's behalf (``actor=SYSTEM``; the audit event carries
+    the client address, never the contact or the text). A number that one institution
+    has registered and active is linked to it; the complainant gets the tracking code."""
+    from .public.check import institution_of
+
+    if not audit.is_system(actor):
+        raise NotPermitted("公众投诉由平台代为登记")
+    try:
+        parsed = numbers.parse_number(number)
+    except numbers.NumberError as exc:
+        raise PortalError(exc.message, code="number", field="number") from exc
+    if category not in ComplaintCategory.values:
+        raise PortalError("请选择投诉类别", code="category", field="category")
+    content = (content or "").strip()
+    if len(content) < 5:
+        raise PortalError("请简要写明发生了什么（至少 5 个字）", code="content", field="content")
+    if len(content) > PUBLIC_CONTENT_MAX:
+        raise PortalError(
+            f"内容请不要超过 {PUBLIC_CONTENT_MAX} 字", code="content", field="content"
+        )
+    if timezone.is_naive(received_at):
+        received_at = timezone.make_aware(received_at, timezone.get_default_timezone())
+    now = timezone.now()
+    if received_at > now + dt.timedelta(minutes=5):
+        raise PortalError("来电或短信时间不能晚于现在", code="received_at", field="received_at")
+    if received_at < now - dt.timedelta(days=366):
+        raise PortalError("只受理一年内的来电或短信", code="received_at", field="received_at")
+    institution_id = institution_of(parsed.number)
+    with transaction.atomic():
+        complaint = Complaint.objects.create(
+            number=parsed.number,
+            number_kind=str(parsed.kind),
+            raw_number=str(number)[:64],
+            received_at=received_at,
+            channel=ComplaintChannel.PORTAL,
+            category=category,
+            content=content,
+            institution_id=institution_id,
+            institution_name=(
+                Organisation.objects.get(pk=institution_id).name if institution_id else ""
+            ),
+            contact=(contact or "").strip()[: complaint_form.CONTACT_MAX],
+            source=source[:64],
+        )
+        audit.record("complaint.submit", actor=actor, obj=complaint, summary=_summary(complaint))
+    return complaint
+
+
+PUBLIC_CONTENT_MAX = 2000
+STATUS_ORDER = [ComplaintStatus.RECEIVED, ComplaintStatus.CHECKING, ComplaintStatus.PROCESSED]
+
+
+def complaint_set_status(*, actor, complaint: Complaint, status: str, outcome: str = "") -> bool:
+    """Move a complaint along 已受理 → 核查中 → 已处理 (issue 15 §2); 已处理 needs the outcome
+    text the complainant reads on the tracking page. Never backwards; re-saving the same
+    status and outcome changes nothing (False). Audited with the statuses, never the text
+    (it may quote the complainant)."""
+    _require_regulator_writer(actor)
+    if status not in ComplaintStatus.values:
+        raise PortalError("处理状态无效", code="status", field="status")
+    outcome = (outcome or "").strip()
+    if len(outcome) > PUBLIC_CONTENT_MAX:
+        raise PortalError(
+            f"处理结果不超过 {PUBLIC_CONTENT_MAX} 字", code="outcome", field="outcome"
+        )
+    if status == ComplaintStatus.PROCESSED and not outcome:
+        raise PortalError(
+            "办结时请写明处理结果（投诉人在查询页看到）", code="outcome", field="outcome"
+        )
+    with transaction.atomic():
+        current = Complaint.objects.select_for_update().get(pk=complaint.pk)
+        before = current.status
+        if STATUS_ORDER.index(status) < STATUS_ORDER.index(before):
+            raise PortalError(
+                f"投诉已是“{current.get_status_display()}”，不能退回", code="status", field="status"
+            )
+        if before == ComplaintStatus.PROCESSED and status == before:
+            raise PortalError("投诉已办结", code="status", field="status")
+        if status == before and outcome == current.outcome:
+            return False
+        current.status = status
+        current.outcome = outcome
+        current.status_changed_at = timezone.now()
+        current.save(update_fields=["status", "outcome", "status_changed_at"])
+        audit.record(
+            "complaint.status",
+            actor=actor,
+            obj=current,
+            summary={
+                "number": current.number,
+                "before": before,
+                "after": status,
+                "outcome_chars": len(outcome),
+            },
+        )
+    complaint.status, complaint.outcome = current.status, current.outcome
+    complaint.status_changed_at = current.status_changed_at
+    return True
+
+
+def abnormal_detect(*, actor, year: int, quarter: int) -> dict:
+    """Find the quarter's groups of possibly organised complaints (003: 异常投诉, 代理维权,
+    反催收联盟; 001 第二十七条) and keep them with their evidence for the administration.
+    Groups already decided stay as decided; undecided groups of the quarter are found
+    afresh. Returns the counts per kind."""
+    from . import abnormal
+
+    _require_regulator_writer(actor)
+    label = f"{year}Q{quarter}"
+    start, end = abnormal.quarter_bounds(year, quarter)
+    rows = list(
+        Complaint.objects.filter(received_at__gte=start, received_at__lt=end)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "content",
+            "contact",
+            "institution_id",
+            "institution_name",
+            "source",
+            "received_at",
+            "number",
+        )
+    )
+    found = abnormal.find_groups(rows)
+    with transaction.atomic():
+        ComplaintGroup.objects.filter(quarter=label, status=GroupStatus.PENDING).delete()
+        decided = set(ComplaintGroup.objects.filter(quarter=label).values_list("kind", "key"))
+        counts = {kind: 0 for kind in GroupKind.values}
+        for group in found:
+            if (group.kind, group.key) in decided:
+                continue
+            stored = ComplaintGroup.objects.create(
+                quarter=label,
+                kind=group.kind,
+                key=group.key,
+                size=len(group.members),
+                evidence=group.evidence,
+            )
+            GroupMember.objects.bulk_create(
+                GroupMember(group=stored, complaint_id=pk) for pk in group.members
+            )
+            counts[group.kind] += 1
+        audit.record(
+            "complaint.abnormal_detect",
+            actor=actor,
+            object_type="oversight.ComplaintGroup",
+            object_id=label,
+            object_repr=f"{label} 异常投诉识别",
+            summary={"quarter": label, "complaints": len(rows), **counts},
+        )
+    return {"quarter": label, "complaints": len(rows), **counts}
+
+
+def _refresh_exclusions(complaint_ids) -> None:
+    """A complaint is excluded from the counts while any abnormal group holds it."""
+    reasons = {}
+    abnormal_members = (
+        GroupMember.objects.filter(
+            complaint_id__in=complaint_ids, group__status=GroupStatus.ABNORMAL
+        )
+        .order_by("group_id")
+        .values_list("complaint_id", "group_id", "group__kind", "group__quarter")
+    )
+    labels = dict(GroupKind.choices)
+    for complaint_id, group_id, kind, quarter in abnormal_members:
+        reasons.setdefault(
+            complaint_id, f"异常投诉：{quarter} {labels[kind]}组 #{group_id}，经研判不计入比对"
+        )
+    Complaint.objects.filter(pk__in=complaint_ids).exclude(pk__in=list(reasons)).update(
+        excluded_reason=""
+    )
+    by_reason: dict[str, list[int]] = {}
+    for complaint_id, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(complaint_id)
+    for reason, ids in by_reason.items():
+        Complaint.objects.filter(pk__in=ids).update(excluded_reason=reason)
+
+
+def complaint_group_decide(*, actor, group: ComplaintGroup, status: str, note: str = "") -> bool:
+    """The administration marks a flagged group abnormal (its complaints leave the
+    ``COMPLAINED_REGISTERED`` counts, with the reason on each) or genuine (they count);
+    it can change its mind, and each decision is audited."""
+    _require_regulator_writer(actor)
+    if status not in (GroupStatus.ABNORMAL, GroupStatus.GENUINE):
+        raise PortalError("请选择研判结论", code="status", field="status")
+    note = (note or "").strip()[:500]
+    with transaction.atomic():
+        current = ComplaintGroup.objects.select_for_update().get(pk=group.pk)
+        if current.status == status and current.note == note:
+            return False
+        before = current.status
+        current.status = status
+        current.note = note
+        current.decided_by = actor if getattr(actor, "pk", None) else None
+        current.decided_at = timezone.now()
+        current.save(update_fields=["status", "note", "decided_by", "decided_at"])
+        _refresh_exclusions(list(current.members.values_list("complaint_id", flat=True)))
+        audit.record(
+            "complaint.group_decide",
+            actor=actor,
+            obj=current,
+            summary={
+                "quarter": current.quarter,
+                "kind": current.kind,
+                "size": current.size,
+                "before": before,
+                "after": status,
+            },
+        )
+    group.status, group.note = current.status, current.note
+    group.decided_at, group.decided_by = current.decided_at, current.decided_by
+    return True
 
 
 # --- the cross-match (issue 13 items 2 and 5) ------------------------------------------------

@@ -2,6 +2,8 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from . import api, views
+from .public import api as public_api
+from .public import views as public
 
 router = SimpleRouter()
 router.register("complaints", api.ComplaintViewSet, basename="oversight-complaint")
@@ -13,6 +15,11 @@ urlpatterns = [
     path("oversight/complaints/template.xlsx", views.complaint_template, name="complaint_template"),
     path("oversight/complaints/<int:pk>/", views.complaint_detail, name="complaint_detail"),
     path("oversight/complaints/<int:pk>/reveal/", views.complaint_reveal, name="complaint_reveal"),
+    path("oversight/complaints/<int:pk>/status/", views.complaint_status, name="complaint_status"),
+    path("oversight/public-checks/", views.public_checks, name="public_checks"),
+    path("oversight/abnormal/", views.abnormal_list, name="abnormal_list"),
+    path("oversight/abnormal/detect/", views.abnormal_detect, name="abnormal_detect"),
+    path("oversight/abnormal/<int:pk>/", views.abnormal_detail, name="abnormal_detail"),
     path("oversight/runs/", views.run_list, name="run_list"),
     path("oversight/runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("oversight/runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
@@ -20,4 +27,14 @@ urlpatterns = [
     path("oversight/findings/", views.finding_list, name="finding_list"),
     path("oversight/findings/<int:pk>/", views.finding_detail, name="finding_detail"),
     path("api/oversight/", include(router.urls)),
+    # The public side: no login (issue 15).
+    path("public/", public.check_page, name="public_check"),
+    path("public/complaint/", public.complaint_page, name="public_complaint"),
+    path("public/track/", public.track_page, name="public_track"),
+    path("public/agencies/", public.agencies_page, name="public_agencies"),
+    path(
+        "api/public/number-check/",
+        public_api.NumberCheckView.as_view(),
+        name="api_public_number_check",
+    ),
 ]

@@ -9,9 +9,10 @@ import datetime as dt
 import io
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,12 +36,17 @@ from .models import (
     Complaint,
     ComplaintCategory,
     ComplaintChannel,
+    ComplaintGroup,
+    ComplaintStatus,
     Finding,
     FindingCode,
     FindingState,
+    GroupStatus,
+    PublicCheckCount,
     ReconciliationRun,
     RunStatus,
 )
+from .public import counting
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READERS = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
@@ -160,7 +166,15 @@ def complaint_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "oversight/complaints/detail.html",
-        {"complaint": complaint, "can_reveal": _can_enter(request.user)},
+        {
+            "complaint": complaint,
+            "can_reveal": _can_enter(request.user),
+            "status_form": ComplaintStatusForm(
+                initial={"status": complaint.status, "outcome": complaint.outcome}
+            )
+            if _can_enter(request.user)
+            else None,
+        },
     )
 
 
@@ -227,6 +241,190 @@ def complaint_template(request: HttpRequest) -> FileResponse:
         as_attachment=True,
         filename="投诉转办清单模板.xlsx",
         content_type=XLSX,
+    )
+
+
+# --- the public side, regulator pages (issue 15) -------------------------------------------
+
+
+class ComplaintStatusForm(PortalForm):
+    status = forms.ChoiceField(label="处理状态", choices=ComplaintStatus.choices)
+    outcome = forms.CharField(
+        label="处理结果",
+        required=False,
+        max_length=services.PUBLIC_CONTENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="投诉人凭查询码在公众查询页看到这段文字；请不要写入个人信息",
+    )
+
+
+@require_POST
+@login_required
+def complaint_status(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_enter(request)
+    complaint = get_object_or_404(Complaint.objects.visible_to(request.user), pk=pk)
+    form = ComplaintStatusForm(request.POST)
+    if form.is_valid():
+        try:
+            changed = services.complaint_set_status(
+                actor=request.user, complaint=complaint, **form.cleaned_data
+            )
+        except PortalError as exc:
+            form.add_portal_error(exc)
+        else:
+            if changed:
+                messages.success(request, f"已更新为“{complaint.get_status_display()}”")
+            return redirect("complaint_detail", pk=complaint.pk)
+    return render(
+        request,
+        "oversight/complaints/detail.html",
+        {"complaint": complaint, "can_reveal": True, "status_form": form},
+        status=400,
+    )
+
+
+def _regulator(request: HttpRequest) -> None:
+    require_kind(request, OrgKind.REGULATOR)
+
+
+@login_required
+def public_checks(request: HttpRequest) -> HttpResponse:
+    """Checks per day and the heavy callers (counts per address per day, never the
+    numbers they asked): the administration only."""
+    _regulator(request)
+    counting.flush()
+    today = timezone.localdate()
+    since = today - dt.timedelta(days=29)
+    daily = (
+        PublicCheckCount.objects.filter(day__gte=since)
+        .values("day")
+        .annotate(checks=Sum("checks"), limited=Sum("limited"), clients=Count("client"))
+        .order_by("-day")
+    )
+    threshold = settings.PUBLIC_HEAVY_CALLER_CHECKS
+    heavy = (
+        PublicCheckCount.objects.filter(day__gte=since)
+        .filter(Q(checks__gte=threshold) | Q(limited__gt=0))
+        .order_by("-day", "-checks")[:200]
+    )
+    return render(
+        request,
+        "oversight/public_checks.html",
+        {
+            "daily": daily,
+            "heavy": heavy,
+            "threshold": threshold,
+            "minute": settings.PUBLIC_RATE_LIMIT_MINUTE,
+            "day_limit": settings.PUBLIC_RATE_LIMIT_DAY,
+        },
+    )
+
+
+def _quarter(request: HttpRequest) -> tuple[int, int]:
+    from portal.workdays import quarter_of
+
+    text = request.GET.get("quarter", "") or request.POST.get("quarter", "")
+    if len(text) == 6 and text[:4].isdigit() and text[4] == "Q" and text[5] in "1234":
+        return int(text[:4]), int(text[5])
+    return quarter_of(timezone.localdate())
+
+
+@login_required
+def abnormal_list(request: HttpRequest) -> HttpResponse:
+    _regulator(request)
+    year, quarter = _quarter(request)
+    label = f"{year}Q{quarter}"
+    groups = ComplaintGroup.objects.visible_to(request.user).filter(quarter=label)
+    status = request.GET.get("status", "")
+    if status in GroupStatus.values:
+        groups = groups.filter(status=status)
+    quarters = sorted(
+        set(ComplaintGroup.objects.visible_to(request.user).values_list("quarter", flat=True))
+        | {label},
+        reverse=True,
+    )
+    return render(
+        request,
+        "oversight/abnormal/list.html",
+        {
+            "page": paginate(request, groups),
+            "quarter": label,
+            "quarters": quarters,
+            "status": status,
+            "statuses": GroupStatus.choices,
+            "can_enter": _can_enter(request.user),
+            "excluded": Complaint.objects.visible_to(request.user)
+            .exclude(excluded_reason="")
+            .count(),
+        },
+    )
+
+
+@require_POST
+@login_required
+def abnormal_detect(request: HttpRequest) -> HttpResponse:
+    _regulator(request)
+    if not _can_enter(request.user):
+        raise Http404
+    year, quarter = _quarter(request)
+    counts = services.abnormal_detect(actor=request.user, year=year, quarter=quarter)
+    messages.success(
+        request,
+        f"{counts['quarter']} 共 {counts['complaints']} 件投诉：新识别"
+        f"内容雷同 {counts['text']} 组、同一联系方式 {counts['contact']} 组、"
+        f"集中投诉 {counts['burst']} 组",
+    )
+    return redirect(f"{reverse('abnormal_list')}?quarter={counts['quarter']}")
+
+
+class GroupDecisionForm(PortalForm):
+    status = forms.ChoiceField(
+        label="研判结论",
+        choices=[
+            (GroupStatus.ABNORMAL, "异常投诉（不计入比对）"),
+            (GroupStatus.GENUINE, "正常投诉"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(label="研判说明", max_length=500, required=False)
+
+
+@login_required
+def abnormal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _regulator(request)
+    group = get_object_or_404(ComplaintGroup.objects.visible_to(request.user), pk=pk)
+    form = GroupDecisionForm(
+        request.POST or None,
+        initial={"status": group.status if group.status != GroupStatus.PENDING else None},
+    )
+    if request.method == "POST":
+        if not _can_enter(request.user):
+            raise Http404
+        if form.is_valid():
+            try:
+                services.complaint_group_decide(
+                    actor=request.user, group=group, **form.cleaned_data
+                )
+            except PortalError as exc:
+                form.add_portal_error(exc)
+            else:
+                messages.success(request, f"已标记为“{group.get_status_display()}”")
+                return redirect("abnormal_detail", pk=group.pk)
+    members = (
+        Complaint.objects.visible_to(request.user)
+        .filter(groups=group)
+        .select_related("institution")
+        .order_by("received_at", "pk")
+    )
+    return render(
+        request,
+        "oversight/abnormal/detail.html",
+        {
+            "group": group,
+            "form": form,
+            "page": paginate(request, members),
+            "can_enter": _can_enter(request.user),
+        },
     )
 
 

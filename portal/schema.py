@@ -4,7 +4,8 @@ later issue adds is documented (and checked by ``make api-contract``) with no ex
 
 Which statuses an operation can return follows from the operation itself:
 
-- every operation: 401 (no or a bad token, an expired session), 429 (throttled), 500;
+- every operation: 401 (no or a bad token, an expired session; not for a view that reads
+  no credentials, ``authentication_classes = []``), 429 (throttled), 500;
 - 403 unless the view lets anyone in (a one-time password, a role without write rights);
 - 404 with a path parameter, on a paginated list (a page past the end), or when a
   permission answers a role without the capability with a 404 (``denies_with_404``);
@@ -90,7 +91,9 @@ class PortalAutoSchema(AutoSchema):
         paginated = self._is_list_view() and self._get_paginator() is not None
         permissions = getattr(self.view, "permission_classes", [])
         open_to_all = bool(permissions) and all(issubclass(p, AllowAny) for p in permissions)
-        statuses = ["401", "429", "500"]
+        # A view that reads no credentials at all (the public number check) never says 401.
+        anonymous = getattr(self.view, "authentication_classes", None) == []
+        statuses = ["429", "500"] if anonymous else ["401", "429", "500"]
         if not open_to_all:
             statuses.append("403")
         if (

@@ -182,6 +182,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "django_ratelimit",
     "portal",
     "registry",
     "filings",
@@ -474,11 +475,43 @@ CACHES = {
         "LOCATION": "portal",
     }
 }
-if os.environ.get("CACHE_URL"):
+# The public pages' rate limits (issue 15) count in a cache shared by every process with an
+# atomic increment: Redis in production (django-redis at CACHE_URL or REDIS_URL), the
+# database cache (table portal_ratelimit_cache, made by `createcachetable`) in the embedded
+# default, whose increment portal.cache makes atomic.
+CACHES["ratelimit"] = {
+    "BACKEND": "portal.cache.AtomicDatabaseCache",
+    "LOCATION": "portal_ratelimit_cache",
+    "OPTIONS": {"MAX_ENTRIES": 100_000},
+}
+CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
+if CACHE_URL:
     CACHES["default"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ["CACHE_URL"],
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": CACHE_URL,
     }
+    CACHES["ratelimit"] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "ratelimit",
+    }
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_FAIL_OPEN = False  # the cache unreachable: the public pages refuse, never unlimited
+# django_ratelimit's check knows the stock DatabaseCache is not atomic; ours is.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+
+# The public side (issue 15): per client IP (USE_X_FORWARDED_FOR behind the proxy).
+PUBLIC_RATE_LIMIT_ENABLED = env_bool("PUBLIC_RATE_LIMIT_ENABLED", True)
+PUBLIC_RATE_LIMIT_MINUTE = int(os.environ.get("PUBLIC_RATE_LIMIT_MINUTE", "30"))
+PUBLIC_RATE_LIMIT_DAY = int(os.environ.get("PUBLIC_RATE_LIMIT_DAY", "300"))
+# Checks are counted per client per day in memory and written every N seconds (one upsert).
+PUBLIC_CHECK_FLUSH_SECONDS = float(os.environ.get("PUBLIC_CHECK_FLUSH_SECONDS", "5"))
+PUBLIC_HEAVY_CALLER_CHECKS = int(os.environ.get("PUBLIC_HEAVY_CALLER_CHECKS", "100"))
+# Abnormal complaints (003): near-identical texts, one contact at many institutions, bursts.
+ABNORMAL_TEXT_MIN_GROUP = int(os.environ.get("ABNORMAL_TEXT_MIN_GROUP", "5"))
+ABNORMAL_CONTACT_MIN_INSTITUTIONS = int(os.environ.get("ABNORMAL_CONTACT_MIN_INSTITUTIONS", "3"))
+ABNORMAL_BURST_COUNT = int(os.environ.get("ABNORMAL_BURST_COUNT", "5"))
+ABNORMAL_BURST_WINDOW_MINUTES = int(os.environ.get("ABNORMAL_BURST_WINDOW_MINUTES", "60"))
 
 # Celery: embedded broker by default; Redis or RabbitMQ in production.
 CELERY_BROKER_URL = os.environ.get(

@@ -84,10 +84,12 @@ class RegistryConfig(AppConfig):
 
 def _register_audit_labels() -> None:
     """What registry's services put into audit summaries, in Chinese (portal/auditlabels.py)."""
+    from portal.audit import ACTION_LABELS
     from portal.auditlabels import register_labels
 
     from .models import ImportMode, ImportStatus, NumberKindField, Purpose
 
+    ACTION_LABELS["partner.public_contact"] = "设置委托机构公示联系电话"
     period = {"valid_from": "合作起始日期", "valid_to": "合作截止日期"}
     register_labels(
         "number",
@@ -112,6 +114,8 @@ def _register_audit_labels() -> None:
             "valid_from": "委托起始日期",
             "valid_to": "委托截止日期",
             "document_number": "委托书编号",
+            "before": "原公示联系电话",
+            "after": "新公示联系电话",
         },
         values={"kind": dict(Purpose.choices)},
     )

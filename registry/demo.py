@@ -7,10 +7,13 @@ import datetime as dt
 from portal.audit import SYSTEM
 
 from .models import Partner, RegisteredNumber, Status
-from .services import number_register, partner_save, signature_add
+from .services import number_register, partner_save, partner_set_public_contact, signature_add
 
 ALICE = "91330000MA2A1CE00B"
 BOB = "91330000MA2B0B000F"
+
+# The contact each demo institution publishes for its agency (001 第十三条; /public/agencies/).
+PUBLIC_CONTACTS = {"91330100MA2PART01W": "0571-87650099"}
 
 PARTNERS = {
     ALICE: [
@@ -84,6 +87,10 @@ def load(orgs: dict) -> None:
                     valid_to=end,
                     document_number=document,
                 )
+    for partner in Partner.objects.filter(credit_code__in=PUBLIC_CONTACTS, public_contact=""):
+        partner_set_public_contact(
+            actor=SYSTEM, partner=partner, contact=PUBLIC_CONTACTS[partner.credit_code]
+        )
     for code, rows in NUMBERS.items():
         institution = orgs[code]
         for number, purpose, user, user_code, carrier, start, main in rows:

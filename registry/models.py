@@ -117,6 +117,9 @@ class Partner(models.Model):
     valid_from = models.DateField("委托起始日期")
     valid_to = models.DateField("委托截止日期", null=True, blank=True)
     contact = models.CharField("联系人及电话", max_length=100, blank=True)
+    # The number the institution publishes for this agency (001 第十三条; the public
+    # disclosure page shows it). Chosen by the institution: services.partner_set_public_contact.
+    public_contact = models.CharField("公示联系电话", max_length=20, blank=True)
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

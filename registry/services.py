@@ -27,6 +27,7 @@ from portal.spreadsheets.pipeline import (
     upload_job_run,
 )
 
+from . import numbers
 from .importers import merge as merging
 from .importers import register
 from .importers import service_report as report_importer
@@ -211,6 +212,36 @@ def _end_partner_numbers(partner: Partner, *, actor) -> int:
             summary={"ended": count, "reason": reason},
         )
     return count
+
+
+def partner_set_public_contact(*, actor, partner: Partner, contact: str) -> bool:
+    """The contact number the institution publishes for an entrusted agency on the public
+    disclosure page (001 第十三条: institutions publish the collection agencies they entrust
+    and their contacts). Any number ``registry.numbers`` accepts, stored canonical; empty
+    takes it off the page. Unchanged: nothing saved or audited (False)."""
+    _require_writer(actor, partner.institution)
+    contact = (contact or "").strip()
+    if contact:
+        try:
+            contact = numbers.parse_number(contact).number
+        except numbers.NumberError as exc:
+            raise PortalError(exc.message, code="public_contact", field="public_contact") from exc
+    with transaction.atomic():
+        current = Partner.objects.select_for_update().get(pk=partner.pk)
+        if current.public_contact == contact:
+            return False
+        before = current.public_contact
+        current.public_contact = contact
+        current.save(update_fields=["public_contact"])
+        audit.record(
+            "partner.public_contact",
+            actor=actor,
+            organisation=current.institution,
+            obj=current,
+            summary={"before": before, "after": contact},
+        )
+    partner.public_contact = contact
+    return True
 
 
 def partners_end_expired(*, today: dt.date | None = None) -> int:

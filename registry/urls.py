@@ -23,6 +23,11 @@ urlpatterns = [
     path("registry/partners/new/", views.partner_create, name="registry_partner_create"),
     path("registry/partners/<int:pk>/edit/", views.partner_edit, name="registry_partner_edit"),
     path(
+        "registry/partners/<int:pk>/public-contact/",
+        views.partner_public_contact,
+        name="registry_partner_public_contact",
+    ),
+    path(
         "registry/partners/<int:pk>/document/",
         views.partner_document,
         name="registry_partner_document",

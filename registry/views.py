@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from portal.errors import PortalError
 from portal.models import OrgKind
@@ -331,6 +332,26 @@ def partner_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             return redirect("registry_partner_list")
     return render(request, "registry/partners/form.html", {"form": form, "partner": partner})
+
+
+@require_POST
+@login_required
+def partner_public_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    """The contact shown for this agency on the public disclosure page (001 第十三条)."""
+    _reader(request)
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), pk=pk)
+    _writer(request, partner.institution_id)
+    try:
+        changed = services.partner_set_public_contact(
+            actor=request.user, partner=partner, contact=request.POST.get("public_contact", "")
+        )
+    except PortalError as exc:
+        messages.error(request, f"“{partner.name}”的公示联系电话未保存：{exc.message}")
+    else:
+        if changed:
+            shown = partner.public_contact or "不公布"
+            messages.success(request, f"“{partner.name}”的公示联系电话：{shown}")
+    return redirect("registry_partner_list")
 
 
 @login_required

@@ -208,6 +208,9 @@ def test_a_transfer_list_imports_through_the_engine(regulator_rita, inst_alice):
     assert stored[2].category == "marketing" and stored[2].channel == "12345"
     assert all(c.upload_job_id == job.pk and c.entered_by == regulator_rita for c in stored)
     assert AuditEvent.objects.filter(action="complaints.done").exists()
+    # Issue 15: every imported complaint has a tracking code of its own, 已受理.
+    assert len({c.tracking_code for c in stored}) == 3
+    assert {c.status for c in stored} == {"received"}
 
 
 def test_a_bad_list_imports_nothing_and_names_every_bad_row(regulator_rita):
