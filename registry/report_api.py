@@ -27,7 +27,7 @@ from rest_framework.settings import api_settings
 from portal import workdays
 from portal.api import QUARTER_PATTERN, OrganisationBriefSerializer
 from portal.errors import PortalError
-from portal.filters import IdFilter, bounded_id
+from portal.filters import IdFilter, ShapedCharFilter, bounded_id
 from portal.permissions import OrganisationKinds
 from portal.schema import ApiErrorSerializer
 from portal.spreadsheets.api import UploadJobSerializer
@@ -228,7 +228,7 @@ class ComparisonSerializer(serializers.Serializer):
 
 
 class ReportFilter(django_filters.FilterSet):
-    quarter = django_filters.CharFilter(
+    quarter = ShapedCharFilter(
         method="filter_quarter", help_text="季度，如 2026Q4（格式 ^[0-9]{4}Q[1-4]$）"
     )
     carrier = IdFilter(field_name="carrier_id", help_text="运营商 id（监管部门使用）")

@@ -197,6 +197,7 @@ def test_what_schemathesis_found_in_the_report_api(
     carol = client_for(carrier_carol)
     assert carol.get("/api/reports/?quarter=I%7D%3E").status_code == 400
     assert carol.get("/api/reports/?quarter=0000Q1").json()["count"] == 0
+    assert carol.get("/api/reports/?quarter=").status_code == 400
     lines = f"/api/reports/{carol_report.pk}/lines/"
     assert carol.get(lines + "?flagged=null").status_code == 400
     assert carol.get(lines + "?flagged=true&flagged=false").status_code == 400
