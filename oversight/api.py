@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from portal.errors import NotPermitted
+from portal.errors import NotPermitted, choices_text
 from portal.models import OrgKind
 from portal.permissions import OrganisationKinds
 
@@ -29,11 +29,8 @@ class OversightReader(OrganisationKinds):
     kinds = READERS
 
 
-def _choices_help(choices) -> str:
-    return "；".join(f"{value}：{label}" for value, label in choices)
-
-
-CHANNEL_HELP = "投诉渠道：" + _choices_help(ComplaintChannel.choices)
+CHANNEL_HELP = "投诉渠道：" + choices_text(ComplaintChannel)
+CATEGORY_HELP = "投诉类别：" + choices_text(ComplaintCategory)
 
 
 class ComplaintSerializer(serializers.ModelSerializer):
@@ -45,11 +42,11 @@ class ComplaintSerializer(serializers.ModelSerializer):
     )
     channel = serializers.ChoiceField(
         choices=ComplaintChannel.choices,
-        help_text="投诉渠道：" + _choices_help(ComplaintChannel.choices),
+        help_text=CHANNEL_HELP,
     )
     category = serializers.ChoiceField(
         choices=ComplaintCategory.choices,
-        help_text="投诉类别：" + _choices_help(ComplaintCategory.choices),
+        help_text=CATEGORY_HELP,
     )
     institution = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="关联的金融机构 id（按涉及机构名称匹配）"
@@ -79,11 +76,11 @@ class ComplaintWriteSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField(help_text="投诉时间（带时区；不带时区按北京时间）")
     channel = serializers.ChoiceField(
         choices=ComplaintChannel.choices,
-        help_text="投诉渠道：" + _choices_help(ComplaintChannel.choices),
+        help_text=CHANNEL_HELP,
     )
     category = serializers.ChoiceField(
         choices=ComplaintCategory.choices,
-        help_text="投诉类别：" + _choices_help(ComplaintCategory.choices),
+        help_text=CATEGORY_HELP,
     )
     content = serializers.CharField(max_length=5000)
     institution_name = serializers.CharField(max_length=200, required=False, allow_blank=True)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from portal import audit, workdays
 from portal.errors import NotPermitted, PortalError
-from portal.models import Organisation, OrgKind, Role
+from portal.models import Organisation, Role
 from portal.spreadsheets.pipeline import upload_job_create
 from portal.spreadsheets.reader import fold
 from registry import numbers
@@ -49,16 +49,6 @@ def _require_regulator_writer(actor) -> None:
         return
     if not (getattr(actor, "is_regulator", False) and actor.role in (Role.ADMIN, Role.OPERATOR)):
         raise NotPermitted("只有通信管理局的管理员或经办人可以录入投诉")
-
-
-def _institution_named(name: str) -> Organisation | None:
-    if not name:
-        return None
-    wanted = fold(name)
-    for org in Organisation.objects.filter(kind=OrgKind.INSTITUTION).only("pk", "name"):
-        if fold(org.name) == wanted:
-            return org
-    return None
 
 
 def _summary(complaint: Complaint) -> dict:
@@ -124,7 +114,11 @@ def complaint_create(
             category=category,
             content=content,
             institution_name=institution_name,
-            institution=_institution_named(institution_name),
+            institution_id=(
+                complaint_form.institutions_by_name().get(fold(institution_name))
+                if institution_name
+                else None
+            ),
             contact=(contact or "").strip()[: complaint_form.CONTACT_MAX],
             reference=reference,
             entered_by=actor if getattr(actor, "pk", None) else None,

@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal.errors import PortalError
+from portal.filters import bounded_id
 from portal.models import Organisation, OrgKind, Role
 from portal.spreadsheets.models import UploadJob, UploadStatus
 from portal.spreadsheets.pipeline import duplicate_message
@@ -97,14 +98,6 @@ class ComplaintImportForm(PortalForm):
     )
 
 
-def bounded_int(text: str | None) -> int | None:
-    """An id typed into a query string: a positive integer a database can hold, or None."""
-    text = (text or "").strip()
-    if text.isascii() and text.isdigit() and 0 < len(text) < 12:
-        return int(text)
-    return None
-
-
 def _day(text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
@@ -132,7 +125,7 @@ def complaint_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(
             received_at__lt=dt.datetime.combine(until + dt.timedelta(1), dt.time(), zone)
         )
-    upload = bounded_int(g.get("upload"))
+    upload = bounded_id(g.get("upload"))
     if upload:
         qs = qs.filter(upload_job_id=upload)
     imports = (
@@ -550,7 +543,7 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     require_kind(request, *READERS, OrgKind.INSTITUTION, OrgKind.CARRIER)
     user = request.user
     g = request.GET
-    run_id = bounded_int(g.get("run"))
+    run_id = bounded_id(g.get("run"))
     run = (
         ReconciliationRun.objects.filter(status=RunStatus.DONE, pk=run_id).first()
         if run_id
@@ -567,8 +560,8 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     if filters["q"]:
         qs = qs.filter(number__contains="".join(ch for ch in filters["q"] if ch.isdigit()))
     overseer = user.kind in READERS
-    institution = bounded_int(filters["institution"]) if overseer else None
-    carrier = bounded_int(filters["carrier"]) if overseer else None
+    institution = bounded_id(filters["institution"]) if overseer else None
+    carrier = bounded_id(filters["carrier"]) if overseer else None
     if institution:
         qs = qs.filter(Q(institution_id=institution) | Q(other_institution_id=institution))
     if carrier:

@@ -11,9 +11,10 @@ equality with the organisation's full name.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from django.db import models
+
+from .spreadsheets.headers import fold
 
 BASIC_CARRIERS = ("中国移动", "中国联通", "中国电信", "中国广电")
 
@@ -48,7 +49,8 @@ _SEPARATORS = re.compile(r"[\n\r,，、;；]+")
 
 
 def _fold(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+    """headers.fold, case-blind too (``CMCC`` = ``cmcc``)."""
+    return fold(text).lower()
 
 
 def carrier_name(text: str) -> str:

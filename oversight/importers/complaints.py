@@ -122,6 +122,19 @@ class Context:
     now: dt.datetime
 
 
+def institutions_by_name() -> dict[str, int]:
+    """Institutions by folded name: how a complaint's 涉及机构名称 is linked to one, in a
+    list and one by one alike."""
+    from portal.models import Organisation
+
+    return {
+        fold(name): pk
+        for pk, name in Organisation.objects.filter(kind=OrgKind.INSTITUTION).values_list(
+            "pk", "name"
+        )
+    }
+
+
 def _get(cells: list[str], columns: dict[str, int], name: str) -> str:
     index = columns.get(name)
     return cells[index].strip() if index is not None and index < len(cells) else ""
@@ -295,15 +308,7 @@ class ComplaintListForm(SpreadsheetForm):
     pages = {"list": "complaint_list", "upload": "complaint_import"}  # noqa: RUF012
 
     def context(self, job) -> Context:
-        from portal.models import Organisation
-
-        institutions = {
-            fold(name): pk
-            for pk, name in Organisation.objects.filter(kind=OrgKind.INSTITUTION).values_list(
-                "pk", "name"
-            )
-        }
-        return Context(institutions=institutions, now=timezone.now())
+        return Context(institutions=institutions_by_name(), now=timezone.now())
 
     def validate(self, cells: list[str], columns: dict[str, int], ctx: Context) -> RowResult:
         return validate_cells(cells, columns, ctx)
