@@ -20,6 +20,8 @@ from portal.models import Organisation, OrgKind
 from portal.spreadsheets.models import UploadJob
 from registry.models import NumberKindField
 
+from .cases import Review, in_scope
+
 
 class ComplaintChannel(models.TextChoices):
     C12321 = "12321", "12321 转办"
@@ -65,8 +67,11 @@ class ComplaintQuerySet(models.QuerySet):
         organisation = getattr(user, "organisation", None) if user else None
         if not getattr(user, "is_authenticated", False) or organisation is None:
             return self.none()
-        if organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+        if organisation.kind == OrgKind.REGULATOR:
             return self
+        if organisation.kind == OrgKind.FINANCIAL_REGULATOR:
+            # Those about the institutions it supervises (issue 14 §6).
+            return self.filter(institution__in=organisation.supervised())
         return self.none()
 
     def countable(self) -> ComplaintQuerySet:
@@ -251,12 +256,12 @@ def report_path(instance, filename: str) -> str:
 
 class ReconciliationRunQuerySet(models.QuerySet):
     def visible_to(self, user) -> ReconciliationRunQuerySet:
-        """Runs (their counts and reports) are the administration's and the financial
-        regulators'; institutions and carriers see only their own findings."""
+        """Runs (their counts over every institution, and their reports) are the
+        administration's; the others see only the findings in their scope (issue 14 §6)."""
         organisation = getattr(user, "organisation", None) if user else None
         if not getattr(user, "is_authenticated", False) or organisation is None:
             return self.none()
-        if organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+        if organisation.kind == OrgKind.REGULATOR:
             return self
         return self.none()
 
@@ -372,13 +377,16 @@ def _evidence(model, label: str) -> models.ForeignKey:
 
 class FindingQuerySet(models.QuerySet):
     def visible_to(self, user) -> FindingQuerySet:
-        """Regulators and financial regulators see every finding; an institution those about
-        its own numbers; a carrier those about its own services (issue 13 item 3)."""
+        """The administration sees every finding; a financial regulator those about the
+        institutions it supervises (issue 14 §6); an institution those about its own
+        numbers; a carrier those about its own services (issue 13 item 3)."""
         organisation = getattr(user, "organisation", None) if user else None
         if not getattr(user, "is_authenticated", False) or organisation is None:
             return self.none()
-        if organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+        if organisation.kind == OrgKind.REGULATOR:
             return self
+        if organisation.kind == OrgKind.FINANCIAL_REGULATOR:
+            return self.filter(in_scope(organisation, "institution_id", "other_institution_id"))
         if organisation.kind == OrgKind.INSTITUTION:
             return self.filter(
                 Q(institution_id=organisation.pk) | Q(other_institution_id=organisation.pk)
@@ -419,6 +427,25 @@ class Finding(models.Model):
     object_name = models.CharField("服务对象", max_length=200, blank=True)
     object_credit_code = models.CharField("服务对象信用代码", max_length=18, blank=True)
     complaint_count = models.PositiveIntegerField("投诉数", default=0)
+    # The review (issue 14 §1): written by services.finding_review, and carried to later
+    # runs while the evidence is unchanged (cases.FindingDecision). Database defaults: the
+    # cross-match's INSERT … SELECT never names these columns.
+    review = models.CharField(
+        "研判",
+        max_length=12,
+        choices=Review.choices,
+        default=Review.PENDING,
+        db_default=Review.PENDING,
+    )
+    decision = models.ForeignKey(
+        "oversight.FindingDecision",
+        verbose_name="研判记录",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
 
     objects = FindingQuerySet.as_manager()
 
@@ -430,6 +457,7 @@ class Finding(models.Model):
             models.Index(fields=["run", "code"], name="finding_run_code"),
             models.Index(fields=["run", "identity"], name="finding_run_identity"),
             models.Index(fields=["identity"], name="finding_identity"),
+            models.Index(fields=["run", "review"], name="finding_run_review"),
         ]
 
     def __str__(self) -> str:
@@ -438,3 +466,20 @@ class Finding(models.Model):
     @property
     def meaning(self) -> str:
         return FINDING_MEANINGS[FindingCode(self.code)]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != FindingState.RESOLVED
+
+
+# Review, disposal, appeals, exchange (issue 14) live beside these (oversight/cases.py).
+from .cases import (  # noqa: E402, F401
+    Appeal,
+    AppealStatus,
+    CaseEvent,
+    CaseStatus,
+    DisposalAction,
+    DisposalCase,
+    ExchangePackage,
+    FindingDecision,
+)

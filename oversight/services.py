@@ -471,6 +471,9 @@ def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
                 previous_id=previous.pk if previous else None,
                 progress=progress,
             )
+            from .casework import carry_reviews
+
+            carry_reviews(run_id)
             # Findings and counts commit together; the run is "done" once its report is
             # written too (next), so a done run always has its report.
             ReconciliationRun.objects.filter(pk=run_id).update(

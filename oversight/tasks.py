@@ -31,3 +31,16 @@ def scheduled_reconciliation() -> int | None:
         log.error("定时比对未启动：%s", exc)
         return None
     return run.pk if run else None
+
+
+@shared_task(acks_late=True)
+def case_overdue_reminders() -> dict:
+    """Hourly: flag disposal cases past their deadline, remind each carrier once a day per
+    case and the administration once a day with the list (idempotent)."""
+    from .casework import overdue_remind
+
+    try:
+        return overdue_remind()
+    except CalendarYearMissing as exc:
+        log.error("逾期提醒未发送：%s", exc)
+        return {}

@@ -120,6 +120,23 @@ class Organisation(models.Model):
         blank=True,
         help_text="登记表、报送表、报备表中可能写到的运营商名称，每行一个（短信服务商至少写其经营名称）",
     )
+    # A financial regulator's scope (issue 14 §6): the licence categories it supervises,
+    # and institutions named one by one; it sees the institutions either way names.
+    supervised_categories = models.JSONField(
+        "监管的许可类别",
+        default=list,
+        blank=True,
+        help_text="金融管理部门：其监管的金融机构许可类别（如银行、消费金融公司）",
+    )
+    supervised_institutions = models.ManyToManyField(
+        "self",
+        verbose_name="监管的机构",
+        symmetrical=False,
+        blank=True,
+        related_name="supervisors",
+        limit_choices_to={"kind": "institution"},
+        help_text="金融管理部门：类别之外逐一指定的金融机构",
+    )
     is_active = models.BooleanField("启用", default=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
@@ -160,6 +177,28 @@ class Organisation(models.Model):
     @property
     def is_carrier(self) -> bool:
         return self.kind == OrgKind.CARRIER
+
+    @property
+    def is_financial_regulator(self) -> bool:
+        return self.kind == OrgKind.FINANCIAL_REGULATOR
+
+    def supervised(self) -> models.QuerySet:
+        """The institutions a financial regulator supervises (its categories, and those
+        named); nobody for any other kind of organisation. SQL: ``kind = 'institution' AND
+        (licence_category IN (…) OR id IN (SELECT … supervised_institutions))``."""
+        if self.kind != OrgKind.FINANCIAL_REGULATOR:
+            return Organisation.objects.none()
+        named = Organisation.supervised_institutions.through.objects.filter(
+            from_organisation_id=self.pk
+        ).values("to_organisation_id")
+        return Organisation.objects.filter(kind=OrgKind.INSTITUTION).filter(
+            Q(licence_category__in=list(self.supervised_categories or [])) | Q(pk__in=named)
+        )
+
+    @property
+    def supervised_categories_display(self) -> str:
+        labels = dict(LicenceCategory.choices)
+        return "、".join(labels.get(c, c) for c in self.supervised_categories or [])
 
     @property
     def carrier_display(self) -> str:

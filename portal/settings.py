@@ -352,6 +352,24 @@ IMPORT_MAX_LOST_ATTEMPTS = int(os.environ.get("IMPORT_MAX_LOST_ATTEMPTS", 2))
 IMPORT_STALE_SECONDS = int(os.environ.get("IMPORT_STALE_SECONDS", 15 * 60))
 # COMPLAINED_REGISTERED: complaints per registered number per quarter (issue 13).
 COMPLAINT_THRESHOLD = int(os.environ.get("COMPLAINT_THRESHOLD", 3))
+
+
+def _working_days(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    try:
+        days = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} 应为工作日天数，而不是 {value!r}") from None
+    if not 1 <= days <= 60:
+        raise ImproperlyConfigured(f"{name} 应在 1–60 个工作日之间（{days}）")
+    return days
+
+
+# Disposal (issue 14 §2–3): the carrier acts within these working days of the order; an
+# appeal is lodged within these of the order (002); a reversed number is restored within.
+DISPOSAL_WORKING_DAYS = _working_days("DISPOSAL_WORKING_DAYS", 5)
+APPEAL_WORKING_DAYS = _working_days("APPEAL_WORKING_DAYS", 15)
+RESTORE_WORKING_DAYS = _working_days("RESTORE_WORKING_DAYS", 3)
 # Records are kept at least 2 years (000 §二(一)2; 001 第十二条).
 RETENTION_DAYS = retention_days(os.environ.get("RETENTION_DAYS"))
 
@@ -558,6 +576,12 @@ CELERY_BEAT_SCHEDULE = {
     "scheduled-reconciliation": {
         "task": "oversight.tasks.scheduled_reconciliation",
         "schedule": 3 * 3600,
+    },
+    # Hourly; flags overdue disposal cases and reminds each carrier once a day per case
+    # (oversight.casework.overdue_remind: one ReminderSent per case and day).
+    "case-overdue-reminders": {
+        "task": "oversight.tasks.case_overdue_reminders",
+        "schedule": 3600,
     },
     # Daily signed checkpoint of the audit trail (file and log), after verifying it.
     "audit-checkpoint": {

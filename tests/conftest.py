@@ -144,7 +144,12 @@ def org_regulator(db):
 
 @pytest.fixture
 def org_financial(db):
-    return _org("financial_regulator", "某金融监管局", CODES["financial_regulator"])
+    """Supervises banks and consumer finance companies: alice's and bob's categories
+    (issue 14 §6); a test of the scope adds an institution outside it."""
+    org = _org("financial_regulator", "某金融监管局", CODES["financial_regulator"])
+    return accounts.organisation_set_scope(
+        actor=SYSTEM, organisation=org, categories=["bank", "consumer_finance"]
+    )
 
 
 @pytest.fixture

@@ -291,9 +291,9 @@ def test_the_page_reveals_the_contact_once_and_audits_it(client_for, regulator_r
 
 
 def test_the_financial_regulator_reads_but_never_reveals(
-    client_for, regulator_rita, financial_fiona
+    client_for, regulator_rita, financial_fiona, org_alice
 ):
-    c = complaint(regulator_rita)
+    c = complaint(regulator_rita, institution_name=org_alice.name)
     client = client_for(financial_fiona)
     assert client.get(reverse("complaint_list")).status_code == 200
     detail = client.get(reverse("complaint_detail", args=[c.pk])).content.decode()
@@ -329,9 +329,9 @@ def test_the_public_sees_no_complaints(client, regulator_rita):
 
 
 def test_the_api_lists_masked_complaints_and_records_new_ones(
-    client_for, regulator_rita, financial_fiona
+    client_for, regulator_rita, financial_fiona, org_alice
 ):
-    complaint(regulator_rita)
+    complaint(regulator_rita, institution_name=org_alice.name)
     rita = client_for(regulator_rita)
     data = rita.get(reverse("oversight-complaint-list")).json()
     assert data["count"] == 1
@@ -347,12 +347,14 @@ def test_the_api_lists_masked_complaints_and_records_new_ones(
             "category": "marketing",
             "content": "推销电话",
             "contact": "13912345678",
+            "institution_name": org_alice.name,
         },
         content_type="application/json",
     )
     assert created.status_code == 201, created.json()
     assert created.json()["contact"] == "139****5678"
     fiona = client_for(financial_fiona)
+    # Both name alice's bank, which fiona supervises (issue 14 §6).
     assert fiona.get(reverse("oversight-complaint-list")).json()["count"] == 2
     refused = fiona.post(
         reverse("oversight-complaint-list"), {"number": "95599"}, content_type="application/json"

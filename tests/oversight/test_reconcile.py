@@ -410,7 +410,11 @@ def test_each_party_sees_only_its_own_findings(
     carol = Finding.objects.visible_to(carrier_carol).filter(run=r)
     assert all(f.carrier_id == carrier_carol.organisation_id for f in carol)
     assert Finding.objects.visible_to(regulator_rita).filter(run=r).count() == 14
-    assert Finding.objects.visible_to(financial_fiona).filter(run=r).count() == 14
+    # The financial regulator: those about the institutions it supervises (issue 14 §6);
+    # the two naming no institution (UNLICENSED, COMPLAINED_UNREGISTERED) are not its.
+    fiona = Finding.objects.visible_to(financial_fiona).filter(run=r)
+    assert fiona.count() == 12
+    assert all(f.institution_id or f.other_institution_id for f in fiona)
 
     theirs = Finding.objects.get(run=r, code="UNREPORTED")  # alice's, no carrier
     for user in (inst_bob, carrier_carol):

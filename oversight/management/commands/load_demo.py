@@ -15,6 +15,7 @@ from django.db import transaction
 from filings import demo as filing_demo
 from portal.accounts import services as accounts
 from portal.audit import SYSTEM
+from portal.models import LICENCE_AUTHORITY, LicensingAuthority
 from registry import demo as registry_demo
 
 from ... import demo as oversight_demo
@@ -59,6 +60,14 @@ class Command(BaseCommand):
                     licence_category=licence,
                     province="浙江省",
                 )
+            # The demo financial regulator (an NFRA office) supervises the NFRA categories.
+            accounts.organisation_set_scope(
+                actor=SYSTEM,
+                organisation=orgs["11330000MB1F1N0005"],
+                categories=[
+                    c for c, a in LICENCE_AUTHORITY.items() if a == LicensingAuthority.NFRA
+                ],
+            )
             for username, code, role, _ in USERS:
                 user, _, _ = accounts.user_create(
                     actor=SYSTEM,

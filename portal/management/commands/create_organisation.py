@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from portal.accounts.services import organisation_create
+from portal.accounts.services import organisation_create, organisation_set_scope
 from portal.audit import SYSTEM
 from portal.cli import JsonLineCommand, enum_argument
 from portal.creditcode import CreditCodeError
 from portal.errors import PortalError, choices_text, joined
-from portal.models import LicenceCategory, OrgKind
+from portal.models import LicenceCategory, Organisation, OrgKind
 
 
 class Command(JsonLineCommand):
@@ -53,6 +53,21 @@ class Command(JsonLineCommand):
             help="短信服务商对外使用的名称（可重复）",
         )
 
+        parser.add_argument(
+            "--supervises",
+            action="append",
+            default=[],
+            type=enum_argument(LicenceCategory),
+            help="金融管理部门监管的许可类别（可重复）：" + choices_text(LicenceCategory),
+        )
+        parser.add_argument(
+            "--supervises-institution",
+            action="append",
+            default=[],
+            metavar="CREDIT_CODE",
+            help="金融管理部门逐一指定监管的金融机构（统一社会信用代码，可重复）",
+        )
+
     def handle(self, *args, **options):
         try:
             org, created = organisation_create(
@@ -69,6 +84,8 @@ class Command(JsonLineCommand):
             self.fail(exc.message)
         except ValidationError as exc:
             self.fail(joined(exc.messages))
+        if options["supervises"] or options["supervises_institution"]:
+            self._scope(org, options)
         if not created and org.name != options["name"].strip():
             # Idempotent by credit code: an existing organisation is never renamed here.
             self.stderr.write(
@@ -76,3 +93,23 @@ class Command(JsonLineCommand):
                 "（如需改名，请在“单位管理”页面修改）"
             )
         self.emit({"id": org.pk, "created": created})
+
+    def _scope(self, org, options) -> None:
+        codes = options["supervises_institution"]
+        found = dict(
+            Organisation.objects.filter(
+                credit_code__in=codes, kind=OrgKind.INSTITUTION
+            ).values_list("credit_code", "pk")
+        )
+        missing = [c for c in codes if c not in found]
+        if missing:
+            self.fail(f"没有统一社会信用代码为 {missing[0]} 的金融机构")
+        try:
+            organisation_set_scope(
+                actor=SYSTEM,
+                organisation=org,
+                categories=options["supervises"],
+                institutions=list(found.values()),
+            )
+        except PortalError as exc:
+            self.fail(exc.message)
