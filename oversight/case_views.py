@@ -75,7 +75,9 @@ def _file(label: str, *, required: bool, help_text: str):
 
 
 def _day(label: str):
-    return forms.DateField(label=label, widget=forms.DateInput(attrs={"type": "date"}))
+    return forms.DateField(
+        label=label, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
 
 class ReviewForm(PortalForm):
