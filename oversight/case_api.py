@@ -74,15 +74,19 @@ class FindingSerializer(serializers.ModelSerializer):
         return obj.decision.reason if obj.decision_id and obj.decision else ""
 
 
-class ReviewSerializer(serializers.Serializer):
+# What a review may decide (named in the schema: portal/settings.py ENUM_NAME_OVERRIDES).
+REVIEW_DECISIONS = [(Review.CONFIRMED.value, "确认"), (Review.DISMISSED.value, "排除")]
+
+
+class FindingReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(
-        choices=[(Review.CONFIRMED, "确认"), (Review.DISMISSED, "排除")],
+        choices=REVIEW_DECISIONS,
         help_text="confirmed（确认）或 dismissed（排除）",
     )
     reason = serializers.CharField(max_length=casework.REASON_MAX, help_text="研判理由")
 
 
-class BulkReviewSerializer(ReviewSerializer):
+class FindingBulkReviewSerializer(FindingReviewSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         min_length=1,
@@ -318,13 +322,13 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(
         summary="研判一条线索：确认或排除（通信管理局管理员、经办人）",
         tags=FINDINGS,
-        request=ReviewSerializer,
+        request=FindingReviewSerializer,
         responses={200: FindingSerializer, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
         finding = self.get_object()
-        data = ReviewSerializer(data=request.data)
+        data = FindingReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         casework.finding_review(actor=request.user, findings=[finding], **data.validated_data)
         finding.refresh_from_db()
@@ -332,13 +336,14 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(
         summary="批量研判（所列 id 须均可见且未消除）",
+        operation_id="oversight_findings_review_many",
         tags=FINDINGS,
-        request=BulkReviewSerializer,
+        request=FindingBulkReviewSerializer,
         responses={200: ReviewResultSerializer, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT},
     )
     @action(detail=False, methods=["post"], url_path="review")
     def review_many(self, request):
-        data = BulkReviewSerializer(data=request.data)
+        data = FindingBulkReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ids = set(data.validated_data["ids"])
         findings = list(Finding.objects.visible_to(request.user).filter(pk__in=ids))

@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Case, Q, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,6 +30,7 @@ from . import casework
 from .attachments import ATTACHMENT_ACCEPT
 from .cases import (
     AWAITING_CARRIER,
+    OPEN_CASE_STATUSES,
     Appeal,
     AppealStatus,
     CaseStatus,
@@ -332,7 +333,10 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if carrier and user.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
         qs = qs.filter(carrier_id=carrier)
     if user.kind == OrgKind.CARRIER:
-        qs = qs.order_by("status", "deadline")
+        # What it still owes first, the nearest deadline on top.
+        qs = qs.annotate(
+            done=Case(When(status__in=OPEN_CASE_STATUSES, then=0), default=1)
+        ).order_by("done", "deadline", "pk")
     return render(
         request,
         "oversight/cases/list.html",
