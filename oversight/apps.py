@@ -52,6 +52,8 @@ class OversightConfig(AppConfig):
             return  # ready() ran already (test runners may call it twice)
         _register_audit_labels()
         overseers = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
+        # The runs' counts are over every institution: the administration's. A financial
+        # regulator reads its own figures in the charts panel (oversight/dashboards.py).
         register_panel(
             kinds=(OrgKind.REGULATOR,), order=5, template="oversight/panels/findings.html"
         )(views.findings_panel)
@@ -87,6 +89,9 @@ class OversightConfig(AppConfig):
             icon="phone",
         )
         register_panel(kinds=(OrgKind.REGULATOR,), order=40, template=PUBLIC_PANEL)(public_panel)
+        from . import dashboards
+
+        dashboards.register()  # issue 14 §5: charts, overdue cases, cases, exchange packages
 
 
 def _register_audit_labels() -> None:
