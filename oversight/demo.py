@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.utils import timezone
 
 from portal.audit import SYSTEM
@@ -294,7 +295,7 @@ def casework() -> int:
     if late is not None:
         ago = timezone.now() - dt.timedelta(days=10)
         DisposalCase.objects.filter(pk=late.pk).update(
-            ordered_at=ago, deadline=ago + dt.timedelta(days=7)
+            ordered_at=ago, deadline=work._deadline(ago, settings.DISPOSAL_WORKING_DAYS)
         )
         work.overdue_remind()
         bob = late.institution.users.filter(is_active=True).first() if late.institution else None

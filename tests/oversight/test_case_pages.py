@@ -260,3 +260,22 @@ def test_the_deadline_shows_in_shanghai_time(world, regulator_rita, carrier_caro
     assert "2026-11-27" in page
     assert confirmed  # (imported for the other tests' use)
     assert dt.date(2026, 11, 27)
+
+
+def test_the_carrier_reads_the_finding_it_was_ordered_on(
+    world, regulator_rita, carrier_carol, client_for
+):
+    """A complained-of number names no carrier until the administration orders one: the
+    carrier ordered to act then reads the finding and its evidence (issue 14 §6)."""
+    r = run()
+    f = finding(r, "COMPLAINED_UNREGISTERED")
+    carol = client_for(carrier_carol)
+    assert carol.get(reverse("finding_detail", args=[f.pk])).status_code == 404
+    from oversight import casework
+
+    casework.finding_review(actor=regulator_rita, findings=[f], decision="confirmed", reason="属实")
+    f.refresh_from_db()
+    casework.case_order(
+        actor=regulator_rita, finding=f, action="close", carrier=carrier_carol.organisation
+    )
+    assert carol.get(reverse("finding_detail", args=[f.pk])).status_code == 200
