@@ -452,84 +452,78 @@ def _require(allowed: bool) -> None:
         raise Http404
 
 
-@require_POST
-@login_required
-def case_report(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(_acts(request.user) and request.user.kind == OrgKind.CARRIER)
+def _carrier_acts(user) -> bool:
+    return _acts(user) and user.kind == OrgKind.CARRIER
 
-    def call(case, d):
-        casework.case_report(
-            actor=request.user,
-            case=case,
-            action_taken=d["action_taken"],
-            action_date=d["action_date"],
-            note=d["note"],
-            evidence=d["document"],
+
+def _case_action(form_class, name: str, allowed, call, done: str, *, files: bool = False):
+    """A POST on a case: who may (else 404), the form, the service ``call(user, case,
+    cleaned_data)``; back to the case page, or the page again with the form's errors."""
+
+    @require_POST
+    @login_required
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        _require(allowed(request.user))
+        return _case_post(
+            request,
+            pk,
+            form_class,
+            name,
+            lambda case, d: call(request.user, case, d),
+            done,
+            files=files,
         )
 
-    return _case_post(
-        request, pk, ReportForm, "report_form", call, "已反馈处置情况，等待核验", files=True
-    )
+    return view
 
 
-@require_POST
-@login_required
-def case_dispute(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(_acts(request.user) and request.user.kind == OrgKind.CARRIER)
-    return _case_post(
-        request,
-        pk,
-        DisputeForm,
-        "dispute_form",
-        lambda case, d: casework.case_dispute(actor=request.user, case=case, reason=d["reason"]),
-        "已提出异议",
-    )
-
-
-@require_POST
-@login_required
-def case_restore(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(_acts(request.user) and request.user.kind == OrgKind.CARRIER)
-    return _case_post(
-        request,
-        pk,
-        RestoreForm,
-        "restore_form",
-        lambda case, d: casework.case_restore(actor=request.user, case=case, **d),
-        "已反馈号码恢复情况",
-    )
-
-
-@require_POST
-@login_required
-def case_verify(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(_writer(request.user))
-    return _case_post(
-        request,
-        pk,
-        VerifyForm,
-        "verify_form",
-        lambda case, d: casework.case_verify(
-            actor=request.user, case=case, accepted=d["outcome"] == "accept", note=d["note"]
-        ),
-        "已记录核验结论",
-    )
-
-
-@require_POST
-@login_required
-def case_answer(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(_writer(request.user))
-    return _case_post(
-        request,
-        pk,
-        AnswerForm,
-        "answer_form",
-        lambda case, d: casework.case_answer_dispute(
-            actor=request.user, case=case, maintain=d["outcome"] == "maintain", note=d["note"]
-        ),
-        "已答复异议",
-    )
+case_report = _case_action(
+    ReportForm,
+    "report_form",
+    _carrier_acts,
+    lambda user, case, d: casework.case_report(
+        actor=user,
+        case=case,
+        action_taken=d["action_taken"],
+        action_date=d["action_date"],
+        note=d["note"],
+        evidence=d["document"],
+    ),
+    "已反馈处置情况，等待核验",
+    files=True,
+)
+case_dispute = _case_action(
+    DisputeForm,
+    "dispute_form",
+    _carrier_acts,
+    lambda user, case, d: casework.case_dispute(actor=user, case=case, reason=d["reason"]),
+    "已提出异议",
+)
+case_restore = _case_action(
+    RestoreForm,
+    "restore_form",
+    _carrier_acts,
+    lambda user, case, d: casework.case_restore(actor=user, case=case, **d),
+    "已反馈号码恢复情况",
+)
+case_verify = _case_action(
+    VerifyForm,
+    "verify_form",
+    _writer,
+    lambda user, case, d: casework.case_verify(
+        actor=user, case=case, accepted=d["outcome"] == "accept", note=d["note"]
+    ),
+    "已记录核验结论",
+)
+case_answer = _case_action(
+    AnswerForm,
+    "answer_form",
+    _writer,
+    lambda user, case, d: casework.case_answer_dispute(
+        actor=user, case=case, maintain=d["outcome"] == "maintain", note=d["note"]
+    ),
+    "已答复异议",
+)
 
 
 @require_POST
