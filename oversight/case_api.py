@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from portal.errors import choices_text
-from portal.filters import IdFilter
+from portal.filters import BooleanFilter, IdFilter
 from portal.models import Organisation, OrgKind
 from portal.permissions import OrganisationKinds
 
@@ -264,7 +264,7 @@ class FindingFilter(django_filters.FilterSet):
 
 class CaseFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=CaseStatus.choices, help_text="状态")
-    overdue = django_filters.BooleanFilter(method="filter_overdue", help_text="true 只看逾期")
+    overdue = BooleanFilter(method="filter_overdue", help_text="true 只看逾期；false 只看未逾期")
     carrier = IdFilter(field_name="carrier_id", help_text="运营商 id")
     institution = IdFilter(field_name="institution_id", help_text="机构 id")
 

@@ -12,7 +12,7 @@ from oversight.cases import AppealStatus, CaseStatus, DisposalCase, Review
 from oversight.models import Finding
 from portal.models import AuditEvent
 from tests.oversight.test_casework import confirmed, finding, ordered, pdf
-from tests.oversight.test_reconcile import _media, run, world  # noqa: F401
+from tests.oversight.test_reconcile import SHANGHAI, _media, run, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -279,3 +279,17 @@ def test_the_carrier_reads_the_finding_it_was_ordered_on(
         actor=regulator_rita, finding=f, action="close", carrier=carrier_carol.organisation
     )
     assert carol.get(reverse("finding_detail", args=[f.pk])).status_code == 200
+
+
+def test_the_overdue_filter_is_true_or_false(world, regulator_rita, client_for, time_machine):
+    """schemathesis sent overdue=null and got a 200."""
+    r = run()
+    ordered(regulator_rita, r)
+    url = reverse("oversight-case-list")
+    rita = client_for(regulator_rita)
+    assert rita.get(url + "?overdue=null").status_code == 400
+    assert rita.get(url + "?overdue=true").json()["count"] == 0
+    time_machine.move_to(dt.datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
+    rita = client_for(regulator_rita)  # a new session: the old one timed out
+    assert rita.get(url + "?overdue=true").json()["count"] == 1
+    assert rita.get(url + "?overdue=false").json()["count"] == 0
