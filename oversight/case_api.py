@@ -14,6 +14,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from portal.api import TextField, YesNoField
 from portal.errors import choices_text
 from portal.filters import BooleanFilter, IdFilter
 from portal.models import Organisation, OrgKind
@@ -83,7 +84,7 @@ class FindingReviewSerializer(serializers.Serializer):
         choices=REVIEW_DECISIONS,
         help_text="confirmed（确认）或 dismissed（排除）",
     )
-    reason = serializers.CharField(max_length=casework.REASON_MAX, help_text="研判理由")
+    reason = TextField(max_length=casework.REASON_MAX, help_text="研判理由")
 
 
 class FindingBulkReviewSerializer(FindingReviewSerializer):
@@ -103,7 +104,7 @@ class OrderSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=DisposalAction.choices, help_text=choices_text(DisposalAction)
     )
-    instruction = serializers.CharField(
+    instruction = TextField(
         max_length=casework.TEXT_MAX, required=False, allow_blank=True, default=""
     )
     carrier = serializers.PrimaryKeyRelatedField(
@@ -174,29 +175,27 @@ class CaseSerializer(serializers.ModelSerializer):
 class CaseReportSerializer(serializers.Serializer):
     action_taken = serializers.ChoiceField(choices=DisposalAction.choices)
     action_date = serializers.DateField(help_text="处置日期（不晚于今天）")
-    note = serializers.CharField(max_length=casework.TEXT_MAX, help_text="处置情况")
+    note = TextField(max_length=casework.TEXT_MAX, help_text="处置情况")
     document = serializers.FileField(help_text="处置凭证：PDF、JPG、PNG、OFD 或 Excel，10 MB 以内")
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=casework.TEXT_MAX)
+    reason = TextField(max_length=casework.TEXT_MAX)
 
 
 class VerifySerializer(serializers.Serializer):
-    accepted = serializers.BooleanField(help_text="true 办结；false 退回运营商（须填意见）")
-    note = serializers.CharField(
-        max_length=casework.REASON_MAX, required=False, allow_blank=True, default=""
-    )
+    accepted = YesNoField(help_text="true 办结；false 退回运营商（须填意见）")
+    note = TextField(max_length=casework.REASON_MAX, required=False, allow_blank=True, default="")
 
 
 class AnswerSerializer(serializers.Serializer):
-    maintain = serializers.BooleanField(help_text="true 维持处置要求；false 采纳异议、撤销处置")
-    note = serializers.CharField(max_length=casework.REASON_MAX)
+    maintain = YesNoField(help_text="true 维持处置要求；false 采纳异议、撤销处置")
+    note = TextField(max_length=casework.REASON_MAX)
 
 
 class RestoreSerializer(serializers.Serializer):
     restored_on = serializers.DateField(help_text="恢复日期（不晚于今天）")
-    note = serializers.CharField(max_length=casework.REASON_MAX)
+    note = TextField(max_length=casework.REASON_MAX)
 
 
 class AppealSerializer(serializers.ModelSerializer):
@@ -234,13 +233,13 @@ class AppealSerializer(serializers.ModelSerializer):
 
 class AppealWriteSerializer(serializers.Serializer):
     finding = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="问题线索 id")
-    reasons = serializers.CharField(max_length=casework.TEXT_MAX, help_text="申诉理由")
+    reasons = TextField(max_length=casework.TEXT_MAX, help_text="申诉理由")
     document = serializers.FileField(required=False, help_text="申诉材料（可选）")
 
 
 class AppealDecideSerializer(serializers.Serializer):
-    upheld = serializers.BooleanField(help_text="true 申诉成立；false 驳回")
-    reason = serializers.CharField(max_length=casework.TEXT_MAX, help_text="处理意见")
+    upheld = YesNoField(help_text="true 申诉成立；false 驳回")
+    reason = TextField(max_length=casework.TEXT_MAX, help_text="处理意见")
 
 
 # --- filters ---------------------------------------------------------------------------

@@ -293,3 +293,25 @@ def test_the_overdue_filter_is_true_or_false(world, regulator_rita, client_for, 
     rita = client_for(regulator_rita)  # a new session: the old one timed out
     assert rita.get(url + "?overdue=true").json()["count"] == 1
     assert rita.get(url + "?overdue=false").json()["count"] == 0
+
+
+def test_the_api_refuses_what_its_schema_refuses(world, regulator_rita, client_for):
+    """schemathesis: a number for a reason, and a form without the yes/no, were accepted."""
+    r = run()
+    f = finding(r, "UNREPORTED")
+    rita = client_for(regulator_rita)
+    as_number = rita.post(
+        reverse("oversight-finding-review", args=[f.pk]),
+        {"decision": "confirmed", "reason": 0},
+        content_type="application/json",
+    )
+    assert as_number.status_code == 400
+    case = ordered(regulator_rita, r)
+    missing = rita.post(reverse("oversight-case-verify", args=[case.pk]), {"note": "x"})
+    assert missing.status_code == 400
+    as_one = rita.post(
+        reverse("oversight-case-verify", args=[case.pk]),
+        {"accepted": 1},
+        content_type="application/json",
+    )
+    assert as_one.status_code == 400
