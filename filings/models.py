@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from portal.models import Organisation, OrgKind, UploadJob
+from portal.models import Organisation, OrgKind, UploadJob, in_scope
 
 
 class FilingStatus(models.TextChoices):
@@ -73,13 +73,22 @@ class Qualification(models.TextChoices):
 class SmsFilingQuerySet(models.QuerySet):
     def visible_to(self, user) -> SmsFilingQuerySet:
         """Carriers their own filings; institutions the filings naming them as sender or
-        entrusting institution (read-only); regulators and financial regulators all
-        (issue 12 §6). Anyone else nothing."""
+        entrusting institution (read-only); the administration all (issue 12 §6); a
+        financial regulator those that an institution in its scope would see (issue 14
+        §6). Anyone else nothing."""
         if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
             return self.none()
-        kind = user.organisation.kind
-        if kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+        organisation = user.organisation
+        kind = organisation.kind
+        if kind == OrgKind.REGULATOR:
             return self
+        if kind == OrgKind.FINANCIAL_REGULATOR:
+            codes = organisation.supervised().values("credit_code")
+            return self.filter(
+                in_scope(organisation, "institution_id")
+                | Q(sender_credit_code__in=codes)
+                | Q(entrusting_credit_code__in=codes)
+            )
         if kind == OrgKind.CARRIER:
             return self.filter(carrier_id=user.organisation_id)
         if kind == OrgKind.INSTITUTION:

@@ -19,7 +19,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.models import Organisation, OrgKind
+# in_scope: the financial regulator's filter, one for every app (portal.models).
+from portal.models import Organisation, OrgKind, in_scope  # noqa: F401
 
 
 def _stored_name(folder: str, filename: str) -> str:
@@ -44,16 +45,6 @@ def _organisation(user) -> Organisation | None:
     if not getattr(user, "is_authenticated", False):
         return None
     return getattr(user, "organisation", None)
-
-
-def in_scope(organisation: Organisation, *fields: str) -> Q:
-    """A financial regulator's filter: any of ``fields`` (institution foreign keys) names an
-    institution it supervises."""
-    ids = organisation.supervised().values("pk")
-    condition = Q(pk__in=[])
-    for field in fields:
-        condition |= Q(**{f"{field}__in": ids})
-    return condition
 
 
 class Review(models.TextChoices):

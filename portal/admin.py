@@ -38,7 +38,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Organisation)
 class OrganisationAdmin(ExportMixin, ReadOnlyAdmin):
-    """Organisations are created and renamed on 单位管理 (accounts.services)."""
+    """Organisations are created and renamed on 单位管理, and a financial regulator's
+    scope is set there (设置监管范围) or with ``create_organisation --supervises``, all
+    through accounts.services, which audit each change; here they are read only."""
 
     list_display = ("name", "kind", "credit_code", "licence_category", "is_active")
     list_filter = ("kind", "licence_category", "is_active")

@@ -51,10 +51,13 @@ class PortalConfig(AppConfig):
                 "province": "所在省份",
                 "contact_email": "联系邮箱",
                 "is_active": "启用",
+                "supervised_categories": "监管的许可类别",
+                "supervised_institutions": "逐一指定监管的机构（单位编号）",
             },
             values={
                 "kind": dict(OrgKind.choices),
                 "licence_category": dict(LicenceCategory.choices),
+                "supervised_categories": dict(LicenceCategory.choices),
             },
         )
         register_labels(

@@ -91,6 +91,7 @@ ACTION_LABELS = {
     "auth.totp_disable": "关闭双因素认证",
     "organisation.create": "创建单位",
     "organisation.update": "修改单位",
+    "organisation.scope": "设置监管范围",
     "user.create": "添加用户",
     "user.update": "修改用户",
     "user.reset_password": "重置密码",

@@ -84,13 +84,34 @@ LICENCE_AUTHORITY = {
 }
 
 
+def in_scope(organisation: Organisation, *fields: str) -> Q:
+    """A financial regulator's filter (issue 14 §6): any of ``fields`` (institution foreign
+    keys, e.g. ``"institution_id"``) names an institution it supervises. Every app's
+    ``visible_to`` scopes the financial regulator with this (or with the credit codes of
+    ``organisation.supervised()`` where a row names institutions by code)."""
+    ids = organisation.supervised().values("pk")
+    condition = Q(pk__in=[])
+    for field in fields:
+        condition |= Q(**{f"{field}__in": ids})
+    return condition
+
+
 class OrganisationQuerySet(models.QuerySet):
     def visible_to(self, user) -> OrganisationQuerySet:
-        """Regulators and financial regulators see every organisation; others their own."""
+        """The administration sees every organisation. A financial regulator sees itself,
+        the institutions in its scope (issue 14 §6) and the carriers: carriers are public
+        service providers, named on every report, filing and disposal case it reads; other
+        regulators and out-of-scope institutions are not its business. Everyone else sees
+        its own organisation."""
         if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
             return self.none()
-        if user.organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+        organisation = user.organisation
+        if organisation.kind == OrgKind.REGULATOR:
             return self
+        if organisation.kind == OrgKind.FINANCIAL_REGULATOR:
+            return self.filter(
+                Q(pk=organisation.pk) | Q(kind=OrgKind.CARRIER) | in_scope(organisation, "pk")
+            )
         return self.filter(pk=user.organisation_id)
 
 

@@ -37,6 +37,9 @@ urlpatterns = [
     path("organisations/<int:pk>/", organisations.organisation_detail, name="organisation_detail"),
     path("organisations/<int:pk>/edit/", organisations.organisation_edit, name="organisation_edit"),
     path(
+        "organisations/<int:pk>/scope/", organisations.organisation_scope, name="organisation_scope"
+    ),
+    path(
         "organisations/<int:org_pk>/users/new/",
         organisations.user_create,
         name="organisation_user_create",

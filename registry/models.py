@@ -21,6 +21,7 @@ from portal.models import (
     OrgKind,
     UploadJob,
     UploadStatus,
+    in_scope,
     validate_credit_code_field,
 )
 
@@ -70,13 +71,16 @@ class Status(models.TextChoices):
 
 
 def _scoped(queryset, user, field: str = "institution"):
-    """Institutions see their own rows; regulators and financial regulators all rows;
-    everyone else nothing (architecture.md: tenancy)."""
+    """Institutions see their own rows; the administration all rows; a financial
+    regulator the rows of the institutions in its scope (issue 14 §6); everyone else
+    nothing (architecture.md: tenancy)."""
     if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
         return queryset.none()
     kind = user.organisation.kind
-    if kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+    if kind == OrgKind.REGULATOR:
         return queryset
+    if kind == OrgKind.FINANCIAL_REGULATOR:
+        return queryset.filter(in_scope(user.organisation, f"{field}_id"))
     if kind == OrgKind.INSTITUTION:
         return queryset.filter(**{f"{field}_id": user.organisation_id})
     return queryset.none()
@@ -419,6 +423,7 @@ class ServiceReportQuerySet(models.QuerySet):
         if kind == OrgKind.REGULATOR:
             return self.exclude(status=ReportStatus.DRAFT)
         if kind == OrgKind.FINANCIAL_REGULATOR:
+            # The report itself; its lines only those of its scope (ServiceReportLine).
             return self.filter(status=ReportStatus.ACCEPTED)
         return self.none()
 
@@ -532,6 +537,26 @@ class ServiceReport(models.Model):
         return self.status in OPEN_STATUSES
 
 
+class ServiceReportLineQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ServiceReportLineQuerySet:
+        """The lines of the reports ``user`` sees; a financial regulator only the lines
+        that serve an institution in its scope (issue 14 §6): the declared entrusting
+        institution, else the service object itself, else the institution whose entrusted
+        partner the service object is (the institution the cross-match gives the line,
+        oversight/reconcile.py). A line of an unknown service object serves nobody it
+        supervises."""
+        lines = self.filter(report_id__in=ServiceReport.objects.visible_to(user).values("pk"))
+        organisation = getattr(user, "organisation", None)
+        if organisation is None or organisation.kind != OrgKind.FINANCIAL_REGULATOR:
+            return lines
+        supervised = organisation.supervised()
+        partners = Partner.objects.filter(institution__in=supervised).values("credit_code")
+        undeclared = Q(institution_org_id__isnull=True) & (
+            in_scope(organisation, "object_org_id") | Q(object_credit_code__in=partners)
+        )
+        return lines.filter(in_scope(organisation, "institution_org_id") | undeclared)
+
+
 class ServiceReportLine(models.Model):
     """One number or port of a report with whom the carrier serves it for (forms.md §2).
     A service object's (or entrusting institution's) credit code that is unknown or fails
@@ -592,6 +617,8 @@ class ServiceReportLine(models.Model):
     valid_from = models.DateField("合作起始日期")
     valid_to = models.DateField("合作截止日期", null=True, blank=True)
     fingerprint = models.CharField(max_length=24)
+
+    objects = ServiceReportLineQuerySet.as_manager()
 
     class Meta:
         verbose_name = "服务对象报送行"

@@ -1,7 +1,8 @@
 """Service-object report API under /api/reports/ (issue 11 §6). Carriers: create (empty or
 from the previous quarter's accepted report), upload a file, submit, list and read their
 own. The administration: list, read, compare, accept, return. The financial regulator
-reads accepted reports. Reads start from ``ServiceReport.objects.visible_to(user)``
+reads accepted reports, of their lines those that serve an institution in its scope, and
+has no compare (404; issue 14 §6). Reads start from ``ServiceReport.objects.visible_to(user)``
 (another carrier's report is a 404; an institution has no report API at all: 404); writes
 go through registry.services."""
 
@@ -352,6 +353,7 @@ class ServiceReportViewSet(
 
     @extend_schema(
         summary="报送的号码行（可按号码、服务对象、用途查询）",
+        description="金融管理部门只看到为其监管范围内机构提供服务的行。",
         tags=TAGS,
         parameters=LINE_PARAMETERS,
         responses={200: ServiceReportLineSerializer(many=True), 404: NOT_FOUND},
@@ -365,6 +367,7 @@ class ServiceReportViewSet(
         if len(flagged) > 1 or (flagged and flagged[0] not in ("true", "false")):
             raise PortalError("flagged 只能是 true 或 false", code="invalid", field="flagged")
         lines = selectors.report_lines(
+            user=request.user,
             report=report,
             q=params.get("q", ""),
             purpose=purpose,
@@ -424,7 +427,8 @@ class ServiceReportViewSet(
 
     @extend_schema(
         summary="比较两个版本：新增、不再报送、逐字段变更",
-        description="默认与起始版本比较（无则与本季度上一版本、上季度已受理的版本）。",
+        description="默认与起始版本比较（无则与本季度上一版本、上季度已受理的版本）。"
+        "比较涉及报送的全部行，只供运营商和通信管理局使用：金融管理部门调用为 404。",
         tags=TAGS,
         parameters=[
             OpenApiParameter("with", OpenApiTypes.INT, description="比较基准版本 id"),
@@ -440,6 +444,8 @@ class ServiceReportViewSet(
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def compare(self, request, pk=None):
         report = self.get_object()
+        if not selectors.can_compare(request.user):
+            raise NotFound  # a financial regulator reads only its scope's lines
         visible = selectors.reports_visible(request.user)
         raw = request.query_params.get("with")
         if raw is not None:

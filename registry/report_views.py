@@ -1,6 +1,7 @@
 """Pages of the carriers' quarterly service-object reports (issue 11): a carrier uploads or
 edits online and submits its own; the administration reviews, compares versions, accepts or
-returns; the financial regulator reads accepted reports. Every lookup starts from
+returns; the financial regulator reads accepted reports, their lines only those of the
+institutions in its scope, and has no compare (issue 14 §6). Every lookup starts from
 ``ServiceReport.objects.visible_to(user)``: another carrier's report is a 404, and so is
 every report page for an institution."""
 
@@ -181,7 +182,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "purpose": request.GET.get("purpose", ""),
         "flagged": request.GET.get("flagged", "") == "1",
     }
-    lines = selectors.report_lines(report=report, **filters)
+    lines = selectors.report_lines(user=user, report=report, **filters)
     can_edit = (
         report.status == ReportStatus.DRAFT
         and services.report_write_denial(user, report.carrier_id) is None
@@ -206,7 +207,11 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and services.review_denial(user) is None,
         "return_form": ReportReturnForm(),
         "versions": versions.order_by("-version"),
-        "compare_with": selectors.compare_default(user=user, report=report),
+        "compare_with": selectors.compare_default(user=user, report=report)
+        if selectors.can_compare(user)
+        else None,
+        # A financial regulator reads the lines of its scope only (issue 14 §6).
+        "scoped_lines": user.is_financial_regulator,
         "state": selectors.quarter_state(year=report.year, quarter=report.quarter),
         "late_if_now": workdays.working_days_late(report.deadline, timezone.now())
         if report.status == ReportStatus.DRAFT
@@ -370,6 +375,8 @@ def report_return(request: HttpRequest, pk: int) -> HttpResponse:
 def report_compare(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
     user = request.user
+    if not selectors.can_compare(user):
+        raise Http404
     visible = selectors.reports_visible(user)
     other_pk = bounded_id(request.GET.get("with", ""))
     other = (

@@ -318,13 +318,21 @@ def reports_visible(user) -> QuerySet:
     return ServiceReport.objects.visible_to(user).select_related("carrier")
 
 
+def can_compare(user) -> bool:
+    """The compare of two versions (issue 11 §4) is the carrier's and the administration's:
+    it counts and lists every line of both versions, whichever institution a line serves,
+    and a financial regulator reads only the lines of its scope (issue 14 §6)."""
+    return user.kind in (OrgKind.CARRIER, OrgKind.REGULATOR)
+
+
 def report_lines(
-    *, report: ServiceReport, q: str = "", purpose: str = "", flagged: bool = False
+    *, user, report: ServiceReport, q: str = "", purpose: str = "", flagged: bool = False
 ) -> QuerySet:
-    """A report's lines, searched by number (any spelling, substring of the digits), by
-    service object (name or credit code) and by purpose (issue 11 §4). ``report`` comes
-    from ``reports_visible(user)``."""
-    lines = ServiceReportLine.objects.filter(report=report)
+    """A report's lines as ``user`` may read them (a financial regulator: those of its
+    scope, ``ServiceReportLine.objects.visible_to``), searched by number (any spelling,
+    substring of the digits), by service object (name or credit code) and by purpose
+    (issue 11 §4). ``report`` comes from ``reports_visible(user)``."""
+    lines = ServiceReportLine.objects.visible_to(user).filter(report=report)
     q = (q or "").strip()
     if q:
         digits = number_search_digits(q)

@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -31,13 +32,21 @@ def upload_path(instance, filename: str) -> str:
 class UploadJobQuerySet(models.QuerySet):
     def visible_to(self, user) -> UploadJobQuerySet:
         """An organisation sees the jobs its users uploaded (an institution's, a carrier's,
-        a regulator's); regulators and financial regulators read all (tenancy)."""
-        from portal.models import OrgKind
+        a regulator's); the administration reads all; a financial regulator its own and
+        those of the institutions in its scope (issue 14 §6), not a carrier's report or
+        filing upload nor the administration's complaint lists, whose files and error
+        reports name institutions outside its scope (tenancy)."""
+        from portal.models import OrgKind, in_scope
 
         if not getattr(user, "is_authenticated", False) or user.organisation_id is None:
             return self.none()
-        if user.organisation.kind in (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR):
+        organisation = user.organisation
+        if organisation.kind == OrgKind.REGULATOR:
             return self
+        if organisation.kind == OrgKind.FINANCIAL_REGULATOR:
+            return self.filter(
+                Q(organisation_id=organisation.pk) | in_scope(organisation, "organisation_id")
+            )
         return self.filter(organisation_id=user.organisation_id)
 
     def of_form(self, code: str) -> UploadJobQuerySet:

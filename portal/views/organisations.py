@@ -18,7 +18,9 @@ from ..accounts import services as account_services
 from ..carriers import CarrierNetwork
 from ..errors import PortalError
 from ..models import (
+    LICENCE_AUTHORITY,
     LicenceCategory,
+    LicensingAuthority,
     Organisation,
     OrgKind,
     Role,
@@ -152,6 +154,108 @@ def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "portal/organisations/edit.html", {"form": form, "org": org})
 
 
+class InstitutionChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Organisation) -> str:
+        return f"{obj.name}（{obj.credit_code}）"
+
+
+class ScopeForm(forms.Form):
+    """A financial regulator's scope (issue 14 §6): licence categories, and institutions
+    named one by one beyond them."""
+
+    categories = forms.MultipleChoiceField(
+        label="监管的许可类别",
+        choices=LicenceCategory.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    institutions = InstitutionChoiceField(
+        label="逐一指定的机构",
+        queryset=Organisation.objects.none(),
+        required=False,
+        help_text="许可类别之外单独监管的金融机构；按住 Ctrl（Mac 为 ⌘）可多选",
+    )
+
+    def __init__(self, *args, institutions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["institutions"].queryset = institutions
+
+
+def _category_groups(form: ScopeForm) -> list[tuple[str, list[tuple[str, str, bool]]]]:
+    """The licence categories under their licensing authority (LICENCE_AUTHORITY), each
+    with whether the form has it ticked."""
+    chosen = set(form["categories"].value() or [])
+    groups = []
+    for authority, authority_label in LicensingAuthority.choices:
+        categories = [
+            (value, label, value in chosen)
+            for value, label in LicenceCategory.choices
+            if LICENCE_AUTHORITY[LicenceCategory(value)] == authority
+        ]
+        groups.append((authority_label, categories))
+    return groups
+
+
+def _institution_groups(form: ScopeForm) -> list[tuple[str, list[tuple[int, str, bool]]]]:
+    """The institutions offered, under their licence category."""
+    chosen = {str(v) for v in form["institutions"].value() or []}
+    field = form.fields["institutions"]
+    labels = dict(LicenceCategory.choices)
+    groups: dict[str, list[tuple[int, str, bool]]] = {}
+    for org in field.queryset:
+        groups.setdefault(labels.get(org.licence_category, org.licence_category), []).append(
+            (org.pk, field.label_from_instance(org), str(org.pk) in chosen)
+        )
+    return list(groups.items())
+
+
+@login_required
+def organisation_scope(request: HttpRequest, pk: int) -> HttpResponse:
+    """The administration's 管理员 sets which institutions a financial regulator
+    supervises (issue 14 §6), through accounts.services.organisation_set_scope (audited).
+    Nobody else has this page (404), nor has any organisation but a financial regulator."""
+    user = request.user
+    require_kind(request, OrgKind.REGULATOR)
+    if user.role != Role.ADMIN:
+        raise Http404
+    org = get_object_or_404(
+        Organisation.objects.visible_to(user).filter(kind=OrgKind.FINANCIAL_REGULATOR), pk=pk
+    )
+    institutions = (
+        Organisation.objects.visible_to(user)
+        .filter(kind=OrgKind.INSTITUTION)
+        .order_by("licence_category", "name")
+    )
+    initial = {
+        "categories": list(org.supervised_categories or []),
+        "institutions": list(org.supervised_institutions.values_list("pk", flat=True)),
+    }
+    form = ScopeForm(request.POST or None, initial=initial, institutions=institutions)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_services.organisation_set_scope(
+                actor=user,
+                organisation=org,
+                categories=form.cleaned_data["categories"],
+                institutions=form.cleaned_data["institutions"],
+            )
+        except PortalError as exc:
+            form_errors_from(exc, form)
+        else:
+            messages.success(request, f"已保存“{org.name}”的监管范围")
+            return redirect("organisation_detail", pk=org.pk)
+    return render(
+        request,
+        "portal/organisations/scope.html",
+        {
+            "form": form,
+            "org": org,
+            "category_groups": _category_groups(form),
+            "institution_groups": _institution_groups(form),
+        },
+    )
+
+
 @login_required
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
@@ -161,7 +265,13 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     users = None
     if _manages_users(user, org):
         users = User.objects.visible_to(user).filter(organisation=org).order_by("username")
-    return render(request, "portal/organisations/detail.html", {"org": org, "users": users})
+    context = {"org": org, "users": users}
+    if org.is_financial_regulator:
+        # Its scope (issue 14 §6): the categories, the institutions named one by one, and
+        # how many institutions that makes.
+        context["named_institutions"] = org.supervised_institutions.order_by("name")
+        context["supervised_count"] = org.supervised().count()
+    return render(request, "portal/organisations/detail.html", context)
 
 
 def _manages_users(user, org: Organisation) -> bool:

@@ -201,7 +201,9 @@ def test_a_carrier_sees_its_own_job_and_others_get_404(
     carrier_carol, inst_alice, inst_bob, regulator_rita, financial_fiona, client_for
 ):
     """Issue 9 items 2 and 9: a carrier's upload is its own job (pages and API), the
-    regulators read it, an institution gets 404 on it and on its error report."""
+    administration reads it, an institution gets 404 on it and on its error report; so
+    does a financial regulator, whose scope is institutions, not carriers' files that
+    name institutions outside it (issue 14 §6)."""
     job = upload(carrier_carol, [("A001", "甲"), ("A001", "乙")])
     assert job.status == UploadStatus.REJECTED
     pages = [
@@ -214,7 +216,7 @@ def test_a_carrier_sees_its_own_job_and_others_get_404(
     for user, expected in (
         (carrier_carol, 200),
         (regulator_rita, 200),
-        (financial_fiona, 200),
+        (financial_fiona, 404),
         (inst_alice, 404),
     ):
         client = client_for(user)
@@ -235,7 +237,8 @@ def test_institution_b_gets_404_on_as_register_job(
     inst_alice, inst_bob, carrier_carol, regulator_rita, financial_fiona, client_for, tmp_path
 ):
     """Issue 9 item 9: B gets a 404 on A's job and on its error report, at the engine's
-    addresses and at the register's old ones; the regulators read it; a carrier does not."""
+    addresses and at the register's old ones; the regulators read it (the financial
+    regulator supervises alice's bank, issue 14 §6); a carrier does not."""
     from tests.uploads import import_file, register_csv
 
     path = register_csv(tmp_path / "a.csv", ["13800138000", "12345"])

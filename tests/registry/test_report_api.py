@@ -143,8 +143,9 @@ def test_tenancy_404(client_for, request, carol_report, who):
 
 
 def test_financial_regulator_reads_accepted(
-    client_for, financial_fiona, regulator_rita, carol_report
+    client_for, org_alice, financial_fiona, regulator_rita, carol_report
 ):
+    """The lines serve alice's bank, which fiona supervises (issue 14 §6)."""
     services.service_report_accept(actor=regulator_rita, report=carol_report)
     client = client_for(financial_fiona)
     assert client.get(f"/api/reports/{carol_report.pk}/").status_code == 200

@@ -100,7 +100,7 @@ def test_unknown_and_bad_check_character_codes_are_kept_and_flagged(
     assert report.lines.get(number="13800138000").object_credit_code == UNKNOWN
     assert report.lines.get(number="13800138002").institution_match == "unknown"
     assert "3 行的信用代码" in job.message
-    flagged = selectors.report_lines(report=report, flagged=True)
+    flagged = selectors.report_lines(user=carrier_carol, report=report, flagged=True)
     assert flagged.count() == 3
 
 
