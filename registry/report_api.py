@@ -28,7 +28,7 @@ from rest_framework.settings import api_settings
 from portal import workdays
 from portal.api import QUARTER_PATTERN, OrganisationBriefSerializer
 from portal.errors import PortalError
-from portal.filters import IdFilter, ShapedCharFilter, bounded_id
+from portal.filters import ID_SCHEMA, IdFilter, ShapedCharFilter, bounded_id
 from portal.permissions import OrganisationKinds
 from portal.schema import ApiErrorSerializer
 from portal.spreadsheets.api import UploadJobSerializer
@@ -434,12 +434,12 @@ class ServiceReportViewSet(
             OpenApiParameter("with", OpenApiTypes.INT, description="比较基准版本 id"),
             OpenApiParameter(
                 "limit",
-                OpenApiTypes.INT,
+                ID_SCHEMA,
                 description=f"每类最多列出的号码数（默认 {selectors.COMPARE_LIMIT}，"
-                f"最多 {selectors.COMPARE_LIMIT_MAX}）",
+                f"超过 {selectors.COMPARE_LIMIT_MAX} 按 {selectors.COMPARE_LIMIT_MAX}）",
             ),
         ],
-        responses={200: ComparisonSerializer, 404: NOT_FOUND},
+        responses={200: ComparisonSerializer, 400: INVALID, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def compare(self, request, pk=None):
@@ -455,6 +455,12 @@ class ServiceReportViewSet(
             other = selectors.compare_default(user=request.user, report=report)
         if other is None:
             raise NotFound
-        limit = bounded_id(request.query_params.get("limit", "")) or selectors.COMPARE_LIMIT
+        limit = selectors.COMPARE_LIMIT
+        if "limit" in request.query_params:
+            # As the schema says: one positive integer (a larger one counts as the maximum).
+            given = request.query_params.getlist("limit")
+            limit = bounded_id(given[0]) if len(given) == 1 else None
+            if limit is None:
+                raise PortalError("limit 应为一个正整数", code="invalid", field="limit")
         comparison = selectors.report_compare(old=other, new=report, limit=limit)
         return Response(ComparisonSerializer(comparison).data)

@@ -113,6 +113,12 @@ def test_regulator_compares_accepts_and_returns(
     assert compare["old"] == carol_report.pk and compare["new"] == v2.pk
     assert (compare["added"], compare["ended"], compare["changed"]) == (0, 1, 0)
     assert compare["ended_lines"][0]["number"] == "13800138001"
+    url = f"/api/reports/{v2.pk}/compare/"
+    assert client.get(url, {"limit": "1"}).status_code == 200
+    # limit as its schema says: one positive integer; anything else a 400 (schemathesis)
+    for bad in ("null", "0", "-1", str(2**64), ["5", "5"]):
+        response = client.get(url, {"limit": bad})
+        assert response.status_code == 400 and response.json()["code"] == "invalid", bad
     assert client.post(f"/api/reports/{v2.pk}/accept/").json()["status"] == "accepted"
     # a carrier neither accepts nor compares with what it cannot see
     carol = client_for(carrier_carol)
