@@ -1,12 +1,15 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from . import api, views
+from . import api, exchange_api, exchange_views, views
 from .public import api as public_api
 from .public import views as public
 
 router = SimpleRouter()
 router.register("complaints", api.ComplaintViewSet, basename="oversight-complaint")
+router.register(
+    "exchange-packages", exchange_api.ExchangePackageViewSet, basename="oversight-exchange"
+)
 
 urlpatterns = [
     path("oversight/complaints/", views.complaint_list, name="complaint_list"),
@@ -26,6 +29,19 @@ urlpatterns = [
     path("oversight/runs/<int:pk>/report.xlsx", views.run_report, name="run_report"),
     path("oversight/findings/", views.finding_list, name="finding_list"),
     path("oversight/findings/<int:pk>/", views.finding_detail, name="finding_detail"),
+    path("oversight/exchange/", exchange_views.exchange_list, name="exchange_list"),
+    path(
+        "oversight/exchange/generate/",
+        exchange_views.exchange_generate,
+        name="exchange_generate",
+    ),
+    path("oversight/exchange/<int:pk>/", exchange_views.exchange_detail, name="exchange_detail"),
+    path("oversight/exchange/<int:pk>/sent/", exchange_views.exchange_sent, name="exchange_sent"),
+    path(
+        "oversight/exchange/<int:pk>/download.xlsx",
+        exchange_views.exchange_download,
+        name="exchange_download",
+    ),
     path("api/oversight/", include(router.urls)),
     # The public side: no login (issue 15).
     path("public/", public.check_page, name="public_check"),
