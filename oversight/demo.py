@@ -202,3 +202,27 @@ def reconcile() -> int | None:
         return None
     run = reconciliation_start(actor=SYSTEM, as_of=timezone.localdate(), enqueue=False)
     return reconciliation_execute(run_id=run.pk).pk
+
+
+def exchange() -> list[int]:
+    """This quarter's exchange package for every active financial regulator that has none
+    yet (after the demo run, so its findings are in it): fiona opens the 信息交换 page on a
+    package to download. Ids of the packages generated."""
+    from portal import workdays
+    from portal.models import Organisation, OrgKind
+
+    from .cases import ExchangePackage
+    from .exchange import exchange_package_generate
+
+    year, quarter = workdays.quarter_of(timezone.localdate())
+    generated = []
+    for recipient in Organisation.objects.filter(
+        kind=OrgKind.FINANCIAL_REGULATOR, is_active=True
+    ).order_by("pk"):
+        if ExchangePackage.objects.filter(year=year, quarter=quarter, recipient=recipient).exists():
+            continue
+        package = exchange_package_generate(
+            actor=SYSTEM, year=year, quarter=quarter, recipient=recipient
+        )
+        generated.append(package.pk)
+    return generated
