@@ -449,6 +449,10 @@ class ServiceReportViewSet(
             other = selectors.compare_default(user=request.user, report=report)
         if other is None:
             raise NotFound
-        limit = bounded_id(request.query_params.get("limit", "")) or selectors.COMPARE_LIMIT
+        limits = request.query_params.getlist("limit")
+        if not all(re.fullmatch(r"-?[0-9]{1,20}", v) for v in limits):
+            # An integer, as the schema says (schemathesis: limit=null was taken as 100).
+            raise PortalError("limit 应为整数", code="invalid", field="limit")
+        limit = int(limits[-1]) if limits else selectors.COMPARE_LIMIT
         comparison = selectors.report_compare(old=other, new=report, limit=limit)
         return Response(ComparisonSerializer(comparison).data)
