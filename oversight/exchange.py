@@ -108,7 +108,7 @@ INSTITUTION_COLUMNS: list[Column] = [
     ("mobile", KIND_LABELS[NumberKind.MOBILE], "int"),
     ("landline", KIND_LABELS[NumberKind.LANDLINE], "int"),
     ("short", KIND_LABELS[NumberKind.SHORT], "int"),
-    ("tollfree", KIND_LABELS[NumberKind.TOLLFREE], "int"),
+    ("tollfree", "400/800号码", "int"),
     ("sms_port", KIND_LABELS[NumberKind.SMS_PORT], "int"),
     ("sub_port", "其中子端口", "int"),
     ("marketing", "用途：营销", "int"),
