@@ -45,8 +45,12 @@ def _recipients():
 
 
 class GenerateForm(PortalForm):
-    quarter = forms.ChoiceField(label="季度")
-    recipient = forms.ChoiceField(label="金融管理部门")
+    quarter = forms.ChoiceField(
+        label="季度", widget=forms.Select(attrs={"class": "form-select-sm"})
+    )
+    recipient = forms.ChoiceField(
+        label="金融管理部门", widget=forms.Select(attrs={"class": "form-select-sm"})
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,6 +68,7 @@ class SentForm(PortalForm):
         label="发送说明",
         max_length=exchange.NOTE_MAX,
         required=False,
+        widget=forms.TextInput(attrs={"class": "form-control-sm"}),
         help_text="如：第四季度联席会议前以加密介质送达",
     )
 
@@ -149,7 +154,8 @@ def exchange_generate(request: HttpRequest) -> HttpResponse:
 @login_required
 def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
     package = _package(request, pk)
-    return _detail(request, package, SentForm(initial={"sent_on": timezone.localdate()}))
+    initial = {"sent_on": package.sent_on or timezone.localdate(), "note": package.sent_note}
+    return _detail(request, package, SentForm(initial=initial))
 
 
 def _detail(request, package, form, status: int = 200) -> HttpResponse:
