@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import django_filters
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -215,10 +216,11 @@ class ExchangePackageViewSet(
     def data(self, request, pk=None):
         package = self.get_object()
         try:
-            body = exchange.exchange_package_data(actor=request.user, package=package)
+            chunks = exchange.exchange_package_data(actor=request.user, package=package)
         except PortalError as exc:
             raise NotFound(exc.message) from exc
-        return Response(body)
+        # Streamed: a province's package is a million rows, never one string in memory.
+        return StreamingHttpResponse(chunks, content_type="application/json")
 
     @extend_schema(
         summary="下载数据包（xlsx；下载记入审计）",

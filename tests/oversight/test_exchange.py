@@ -747,8 +747,9 @@ def test_the_api_lists_and_serves_the_data_of_ones_own_packages(
     assert item["quarter_code"] == "2026Q4" and item["recipient"]["id"] == org_financial.pk
     assert item["counts"]["resources"] == 6 and item["counts"]["as_of"] == "2026-11-20"
     data = client.get(reverse("oversight-exchange-data", args=[mine.pk]))
-    assert data.status_code == 200
-    assert data.json() == json.loads(json.dumps(contents(org_financial).data()))
+    assert data.status_code == 200 and data["Content-Type"] == "application/json"
+    body = json.loads(b"".join(data.streaming_content))
+    assert body == json.loads(json.dumps(contents(org_financial).data()))
     mine.refresh_from_db()
     assert mine.downloads == 1
     assert AuditEvent.objects.get(action="exchange.download").summary["format"] == "json"
