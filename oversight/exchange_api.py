@@ -133,7 +133,7 @@ ExchangeDataSerializer = type(
 )
 
 
-class GenerateSerializer(serializers.Serializer):
+class ExchangeGenerateSerializer(serializers.Serializer):
     quarter = serializers.RegexField(
         QUARTER_PATTERN, max_length=6, help_text="季度，如 2026Q4（已开始的季度）"
     )
@@ -142,7 +142,7 @@ class GenerateSerializer(serializers.Serializer):
     )
 
 
-class SentSerializer(serializers.Serializer):
+class ExchangeSentSerializer(serializers.Serializer):
     sent_on = serializers.DateField(help_text="发送日期（不晚于今天，不早于生成日期）")
     note = serializers.CharField(
         max_length=exchange.NOTE_MAX, required=False, allow_blank=True, help_text="发送说明"
@@ -243,7 +243,7 @@ class ExchangePackageViewSet(
         description="按该金融管理部门的监管范围生成，并通知该单位。重新生成会替换文件，"
         "发送登记和下载次数随之清零。新建返回 201，重新生成返回 200。",
         tags=TAGS,
-        request=GenerateSerializer,
+        request=ExchangeGenerateSerializer,
         responses={
             201: ExchangePackageSerializer,
             200: OpenApiResponse(ExchangePackageSerializer, description="已重新生成"),
@@ -255,7 +255,7 @@ class ExchangePackageViewSet(
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def generate(self, request):
         _denied_unless_writer(request.user)
-        body = GenerateSerializer(data=request.data)
+        body = ExchangeGenerateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         year, quarter = exchange.parse_quarter(body.validated_data["quarter"])
         recipient = Organisation.objects.filter(
@@ -277,14 +277,14 @@ class ExchangePackageViewSet(
     @extend_schema(
         summary="登记数据包已发送（通信管理局，供联席会议备查）",
         tags=TAGS,
-        request=SentSerializer,
+        request=ExchangeSentSerializer,
         responses={200: ExchangePackageSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["post"], url_path="mark-sent")
     def mark_sent(self, request, pk=None):
         package = self.get_object()
         _denied_unless_writer(request.user)
-        body = SentSerializer(data=request.data)
+        body = ExchangeSentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         package = exchange.exchange_package_mark_sent(
             actor=request.user,
