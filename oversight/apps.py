@@ -52,11 +52,17 @@ class OversightConfig(AppConfig):
             return  # ready() ran already (test runners may call it twice)
         _register_audit_labels()
         overseers = (OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR)
-        register_panel(kinds=overseers, order=5, template="oversight/panels/findings.html")(
-            views.findings_panel
-        )
+        # The runs' counts are over every institution: the administration's. A financial
+        # regulator reads its own figures in the charts panel (oversight/dashboards.py).
+        register_panel(
+            kinds=(OrgKind.REGULATOR,), order=5, template="oversight/panels/findings.html"
+        )(views.findings_panel)
         register_menu(
-            kinds=overseers, order=30, label="比对", url_name="run_list", icon="diagram-3"
+            kinds=(OrgKind.REGULATOR,),
+            order=30,
+            label="比对",
+            url_name="run_list",
+            icon="diagram-3",
         )
         register_menu(
             kinds=(*overseers, OrgKind.INSTITUTION, OrgKind.CARRIER),
@@ -64,6 +70,13 @@ class OversightConfig(AppConfig):
             label="问题线索",
             url_name="finding_list",
             icon="list-check",
+        )
+        parties = (*overseers, OrgKind.INSTITUTION, OrgKind.CARRIER)
+        register_menu(
+            kinds=parties, order=36, label="处置案件", url_name="case_list", icon="shield-check"
+        )
+        register_menu(
+            kinds=parties, order=37, label="申诉", url_name="appeal_list", icon="chat-left-text"
         )
         register_menu(
             kinds=overseers, order=40, label="投诉", url_name="complaint_list", icon="megaphone"
@@ -76,6 +89,9 @@ class OversightConfig(AppConfig):
             icon="phone",
         )
         register_panel(kinds=(OrgKind.REGULATOR,), order=40, template=PUBLIC_PANEL)(public_panel)
+        from . import dashboards
+
+        dashboards.register()  # issue 14 §5: charts, overdue cases, cases, exchange packages
         _register_exchange()
 
 
@@ -133,6 +149,7 @@ def _register_audit_labels() -> None:
     from portal.audit import ACTION_LABELS
     from portal.auditlabels import register_labels
 
+    from .cases import CaseStatus, DisposalAction, Review
     from .models import (
         ComplaintCategory,
         ComplaintChannel,
@@ -155,8 +172,45 @@ def _register_audit_labels() -> None:
             "complaints.failed": "投诉转办清单导入失败",
             "reconcile.start": "发起比对",
             "reconcile.done": "比对完成",
+            "finding.review": "研判问题线索",
+            "case.order": "下达处置要求",
+            "case.report": "运营商反馈处置情况",
+            "case.dispute": "运营商对处置要求提出异议",
+            "case.dispute_answer": "答复运营商异议",
+            "case.verify": "核验处置情况",
+            "case.overdue": "处置案件逾期",
+            "case.reverse": "申诉成立，撤销处置",
+            "case.restore": "运营商反馈号码恢复",
+            "appeal.lodge": "提出申诉",
+            "appeal.decide": "处理申诉",
         }
     )
+    register_labels(
+        "finding",
+        fields={"decision": "研判结论", "reason": "理由", "count": "线索数", "findings": "线索"},
+        values={"decision": dict(Review.choices)},
+    )
+    case_fields = {
+        "case": "案件编号",
+        "number": "号码",
+        "code": "问题类型",
+        "status": "状态",
+        "carrier": "运营商",
+        "institution": "机构",
+        "action_taken": "已采取措施",
+        "action_date": "处置日期",
+        "accepted": "核验通过",
+        "maintain": "维持处置要求",
+    }
+    register_labels(
+        "case",
+        fields=case_fields,
+        values={
+            "status": dict(CaseStatus.choices),
+            "action_taken": dict(DisposalAction.choices),
+        },
+    )
+    register_labels("appeal", fields={**case_fields, "finding": "问题线索", "upheld": "申诉成立"})
     register_labels(
         "complaint",
         fields={

@@ -113,6 +113,40 @@ def _notify_regulators(*, actor, kind: str, title: str, body: str, url: str) -> 
         _notify(org, actor=actor, kind=kind, title=title, body=body, url=url)
 
 
+REGULATORS = "regulators"
+
+
+def _case_step(
+    case: DisposalCase,
+    *,
+    actor,
+    action: str,
+    kind: str,
+    label: str,
+    note: str = "",
+    extra: dict | None = None,
+    to=None,
+    title: str = "",
+    body: str | None = None,
+) -> None:
+    """One step of a case: what the parties read (``CaseEvent``), the audit event
+    (``action``, the case's summary and ``extra``) and the notice (notice kind ``case.<kind>``)
+    to ``to``: an organisation, or ``REGULATORS`` for the administration."""
+    _event(case=case, kind=kind, label=label, actor=actor, note=note)
+    audit.record(action, actor=actor, obj=case, summary=_case_summary(case) | (extra or {}))
+    notice = {
+        "actor": actor,
+        "kind": f"case.{kind}",
+        "url": _case_url(case),
+        "title": title,
+        "body": note if body is None else body,
+    }
+    if to == REGULATORS:
+        _notify_regulators(**notice)
+    elif to is not None:
+        _notify(to, **notice)
+
+
 # --- review -----------------------------------------------------------------------------
 
 
@@ -364,26 +398,16 @@ def case_report(
         case.evidence.save(case.evidence_name, evidence, save=False)
         case.status, case.reported_at = CaseStatus.REPORTED, timezone.now()
         case.save()
-        _event(
-            case=case,
+        _case_step(
+            case,
+            actor=actor,
+            action="case.report",
             kind="reported",
-            actor=actor,
-            note=note,
             label=f"反馈处置情况：{DisposalAction(action_taken).label}（{action_date:%Y-%m-%d}）",
-        )
-        audit.record(
-            "case.report",
-            actor=actor,
-            obj=case,
-            summary=_case_summary(case)
-            | {"action_taken": action_taken, "action_date": action_date},
-        )
-        _notify_regulators(
-            actor=actor,
-            kind="case.reported",
-            url=_case_url(case),
+            note=note,
+            extra={"action_taken": action_taken, "action_date": action_date},
+            to=REGULATORS,
             title=f"【待核验】{case.case_number} 运营商已反馈处置情况",
-            body=note,
         )
     return case
 
@@ -396,14 +420,15 @@ def case_dispute(*, actor, case: DisposalCase, reason: str) -> DisposalCase:
     with transaction.atomic():
         case.status, case.dispute_reason = CaseStatus.DISPUTED, reason
         case.save(update_fields=["status", "dispute_reason"])
-        _event(case=case, kind="disputed", label="运营商提出异议", actor=actor, note=reason)
-        audit.record("case.dispute", actor=actor, obj=case, summary=_case_summary(case))
-        _notify_regulators(
+        _case_step(
+            case,
             actor=actor,
-            kind="case.disputed",
-            url=_case_url(case),
+            action="case.dispute",
+            kind="disputed",
+            label="运营商提出异议",
+            note=reason,
+            to=REGULATORS,
             title=f"【异议】{case.case_number} 运营商对处置要求有异议",
-            body=reason,
         )
     return case
 
@@ -429,24 +454,15 @@ def case_verify(*, actor, case: DisposalCase, accepted: bool, note: str = "") ->
             )
             title = f"【退回】{case.case_number} 处置情况核验未通过"
         case.save()
-        _event(
-            case=case,
+        _case_step(
+            case,
+            actor=actor,
+            action="case.verify",
             kind="verified" if accepted else "returned",
             label=label,
-            actor=actor,
             note=note,
-        )
-        audit.record(
-            "case.verify",
-            actor=actor,
-            obj=case,
-            summary=_case_summary(case) | {"accepted": accepted},
-        )
-        _notify(
-            case.carrier,
-            actor=actor,
-            kind="case.verified",
-            url=_case_url(case),
+            extra={"accepted": accepted},
+            to=case.carrier,
             title=title,
             body=note or label,
         )
@@ -471,20 +487,16 @@ def case_answer_dispute(*, actor, case: DisposalCase, maintain: bool, note: str)
         case.save()
         if not maintain:
             _dismiss(actor, case.identity, f"采纳运营商异议：{note}")
-        _event(case=case, kind="dispute_answered", label=label, actor=actor, note=note)
-        audit.record(
-            "case.dispute_answer",
+        _case_step(
+            case,
             actor=actor,
-            obj=case,
-            summary=_case_summary(case) | {"maintain": maintain},
-        )
-        _notify(
-            case.carrier,
-            actor=actor,
-            kind="case.dispute_answered",
-            url=_case_url(case),
+            action="case.dispute_answer",
+            kind="dispute_answered",
+            label=label,
+            note=note,
+            extra={"maintain": maintain},
+            to=case.carrier,
             title=f"【异议答复】{case.case_number} {label}",
-            body=note,
         )
     return case
 
@@ -500,21 +512,15 @@ def case_restore(*, actor, case: DisposalCase, restored_on: dt.date, note: str) 
     with transaction.atomic():
         case.restored_on, case.restored_at = restored_on, timezone.now()
         case.save(update_fields=["restored_on", "restored_at"])
-        _event(
-            case=case,
+        _case_step(
+            case,
+            actor=actor,
+            action="case.restore",
             kind="restored",
             label=f"号码已恢复（{restored_on:%Y-%m-%d}）",
-            actor=actor,
             note=note,
-        )
-        audit.record("case.restore", actor=actor, obj=case, summary=_case_summary(case))
-        _notify(
-            case.institution,
-            actor=actor,
-            kind="case.restored",
-            url=_case_url(case),
+            to=case.institution,
             title=f"【已恢复】号码 {case.number} 已恢复使用",
-            body=note,
         )
     return case
 
@@ -725,23 +731,18 @@ def appeal_decide(*, actor, appeal: Appeal, upheld: bool, reason: str) -> Appeal
                 case.status = CaseStatus.REVERSED
                 case.restore_deadline = _deadline(now, settings.RESTORE_WORKING_DAYS)
                 case.save(update_fields=["status", "restore_deadline"])
-                _event(
-                    case=case,
+                restore_by = workdays.local_date(case.restore_deadline)
+                _case_step(
+                    case,
+                    actor=actor,
+                    action="case.reverse",
                     kind="reversed",
-                    actor=actor,
+                    label=f"申诉成立，撤销处置；请于 {restore_by:%Y-%m-%d} 前恢复号码",
                     note=reason,
-                    label="申诉成立，撤销处置；请于 "
-                    f"{workdays.local_date(case.restore_deadline):%Y-%m-%d} 前恢复号码",
-                )
-                audit.record("case.reverse", actor=actor, obj=case, summary=_case_summary(case))
-                _notify(
-                    case.carrier,
-                    actor=actor,
-                    kind="case.reversed",
-                    url=_case_url(case),
+                    to=case.carrier,
                     title=f"【恢复号码】{case.case_number} 申诉成立，请恢复号码 {case.number}",
-                    body=f"请于 {workdays.local_date(case.restore_deadline):%Y 年 %m 月 %d 日}前"
-                    f"恢复号码 {case.number} 并在平台反馈。\n{reason}",
+                    body=f"请于 {restore_by:%Y 年 %m 月 %d 日}前恢复号码 {case.number} "
+                    f"并在平台反馈。\n{reason}",
                 )
         label = "申诉成立" if upheld else "申诉驳回"
         _event(
@@ -757,17 +758,9 @@ def appeal_decide(*, actor, appeal: Appeal, upheld: bool, reason: str) -> Appeal
                 "case": case.case_number if case else None,
             },
         )
-        _notify(
-            appeal.appellant,
-            actor=actor,
-            kind="appeal.decided",
-            url=_appeal_url(appeal),
-            title=f"【申诉结果】号码 {appeal.number}：{label}",
-            body=reason,
-        )
-        if appeal.institution_id and appeal.institution_id != appeal.appellant_id:
+        for party in {appeal.appellant, appeal.institution} - {None}:
             _notify(
-                appeal.institution,
+                party,
                 actor=actor,
                 kind="appeal.decided",
                 url=_appeal_url(appeal),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.utils import timezone
 
 from portal.audit import SYSTEM
@@ -202,6 +203,120 @@ def reconcile() -> int | None:
         return None
     run = reconciliation_start(actor=SYSTEM, as_of=timezone.localdate(), enqueue=False)
     return reconciliation_execute(run_id=run.pk).pk
+
+
+DEMO_PDF = b"%PDF-1.4\n% demo evidence\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def casework() -> int:
+    """The closed loop of 000 §三(三) on the demo findings, one case at each step, so every
+    role opens on its part (idempotent: nothing when a case exists): a confirmed finding
+    ordered to the demo carrier and waiting for it; one reported and waiting for the
+    administration's verification; one closed; one overdue with the institution's appeal
+    pending; one finding dismissed with its reason. The overdue case is backdated here
+    (demo data only); everything else goes through the services as a user's would."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from portal.models import Organisation, OrgKind
+
+    from . import casework as work
+    from .cases import DisposalCase
+    from .models import Finding, FindingState, ReconciliationRun, RunStatus
+
+    if DisposalCase.objects.exists():
+        return 0
+    run = ReconciliationRun.objects.filter(status=RunStatus.DONE).order_by("-pk").first()
+    carrier = Organisation.objects.filter(kind=OrgKind.CARRIER, is_active=True).first()
+    if run is None or carrier is None:
+        return 0
+    findings = Finding.objects.filter(run=run).exclude(state=FindingState.RESOLVED)
+
+    def pick(code, *, institution=True):
+        qs = findings.filter(code=code, review="pending")
+        qs = qs.filter(institution__isnull=False) if institution else qs
+        return qs.order_by("number").first()
+
+    def evidence(name):
+        return SimpleUploadedFile(name, DEMO_PDF, content_type="application/pdf")
+
+    def order(finding, action, note):
+        if finding is None:
+            return None
+        work.finding_review(actor=SYSTEM, findings=[finding], decision="confirmed", reason=note)
+        finding.refresh_from_db()
+        return work.case_order(
+            actor=SYSTEM,
+            finding=finding,
+            action=action,
+            carrier=finding.carrier or carrier,
+            instruction=note,
+        )
+
+    today = timezone.localdate()
+    made = 0
+    waiting = order(pick("COMPLAINED_REGISTERED"), "rectify", "投诉集中，请核实使用情况并整改")
+    made += waiting is not None
+    reported = order(pick("DOUBLE_CLAIM"), "rectify", "两家机构登记同一号码，请核实实际使用单位")
+    if reported is not None:
+        work.case_report(
+            actor=SYSTEM,
+            case=reported,
+            action_taken="rectify",
+            action_date=today,
+            note="已核实：该号码由甲银行使用，已通知乙消费金融注销登记",
+            evidence=evidence("核实情况说明.pdf"),
+        )
+        made += 1
+    closed = order(
+        pick("COMPLAINED_UNREGISTERED", institution=False),
+        "close",
+        "未登记号码从事催收且被投诉，请关停",
+    )
+    if closed is not None:
+        work.case_report(
+            actor=SYSTEM,
+            case=closed,
+            action_taken="close",
+            action_date=today,
+            note="已关停该号码",
+            evidence=evidence("关停工单.pdf"),
+        )
+        work.case_verify(actor=SYSTEM, case=closed, accepted=True, note="核验通过")
+        made += 1
+    late = order(
+        findings.filter(
+            code="UNREPORTED", review="pending", institution__credit_code="91330000MA2B0B000F"
+        )
+        .order_by("number")
+        .first(),
+        "suspend",
+        "登记在用但无运营商报送，请核实后暂停",
+    )
+    if late is not None:
+        ago = timezone.now() - dt.timedelta(days=10)
+        DisposalCase.objects.filter(pk=late.pk).update(
+            ordered_at=ago, deadline=work._deadline(ago, settings.DISPOSAL_WORKING_DAYS)
+        )
+        work.overdue_remind()
+        bob = late.institution.users.filter(is_active=True).first() if late.institution else None
+        if bob is not None:
+            work.appeal_lodge(
+                actor=bob,
+                finding=late.finding,
+                case=late,
+                reasons="该号码为本公司客服热线，由其他省份运营商提供服务，属合法业务",
+                document=evidence("号码使用证明.pdf"),
+            )
+        made += 1
+    dismissed = pick("UNREPORTED")
+    if dismissed is not None:
+        work.finding_review(
+            actor=SYSTEM,
+            findings=[dismissed],
+            decision="dismissed",
+            reason="该号码已于本季度停用，登记待更新",
+        )
+    return made
 
 
 def exchange() -> list[int]:

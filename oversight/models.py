@@ -20,7 +20,7 @@ from portal.models import Organisation, OrgKind
 from portal.spreadsheets.models import UploadJob
 from registry.models import NumberKindField
 
-from .cases import Review, in_scope
+from .cases import DisposalCase, Review, in_scope
 
 
 class ComplaintChannel(models.TextChoices):
@@ -392,7 +392,10 @@ class FindingQuerySet(models.QuerySet):
                 Q(institution_id=organisation.pk) | Q(other_institution_id=organisation.pk)
             )
         if organisation.kind == OrgKind.CARRIER:
-            return self.filter(carrier_id=organisation.pk)
+            # Its own services, and any finding it was ordered to act on (a complained-of
+            # number names no carrier until the administration orders one; issue 14 §6).
+            ordered = DisposalCase.objects.filter(carrier_id=organisation.pk).values("identity")
+            return self.filter(Q(carrier_id=organisation.pk) | Q(identity__in=ordered))
         return self.none()
 
 
@@ -479,7 +482,6 @@ from .cases import (  # noqa: E402, F401
     CaseEvent,
     CaseStatus,
     DisposalAction,
-    DisposalCase,
     ExchangePackage,
     FindingDecision,
 )

@@ -29,7 +29,8 @@ from portal.spreadsheets.template import form_template
 from portal.views import paginate, require_kind, stored_file_response
 from registry.forms import PortalForm
 
-from . import services
+from . import casework, services
+from .cases import Review
 from .evidence import evidence_for
 from .importers import complaints as complaint_form
 from .models import (
@@ -455,7 +456,7 @@ def _code_rows(run, previous) -> list[dict]:
 
 @login_required
 def run_list(request: HttpRequest) -> HttpResponse:
-    require_kind(request, *READERS)
+    require_kind(request, OrgKind.REGULATOR)
     user = request.user
     form = RunForm(request.POST or None, initial={"as_of": timezone.localdate()})
     if request.method == "POST":
@@ -483,7 +484,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 
 def _run(request: HttpRequest, pk: int) -> ReconciliationRun:
-    require_kind(request, *READERS)
+    require_kind(request, OrgKind.REGULATOR)
     return get_object_or_404(
         ReconciliationRun.objects.visible_to(request.user).select_related("previous"), pk=pk
     )
@@ -535,21 +536,20 @@ def _orgs(kind: str):
     return Organisation.objects.filter(kind=kind).only("pk", "name").order_by("name")
 
 
-@login_required
-def finding_list(request: HttpRequest) -> HttpResponse:
-    """Findings of one run (the latest by default). Regulators and financial regulators
-    see all; an institution those about its own numbers; a carrier those about its own
-    services; nobody else has the page."""
-    require_kind(request, *READERS, OrgKind.INSTITUTION, OrgKind.CARRIER)
+def finding_filters(request: HttpRequest):
+    """The findings a list (or a bulk review of it) covers: one run (the latest by default),
+    filtered by code, state, review, number, institution and carrier. (run, queryset,
+    filters); the queryset is already scoped to the user."""
     user = request.user
-    g = request.GET
+    g = request.GET if request.method == "GET" else request.POST
     run_id = bounded_id(g.get("run"))
     run = (
         ReconciliationRun.objects.filter(status=RunStatus.DONE, pk=run_id).first()
         if run_id
         else _latest_run(user)
     )
-    filters = {k: g.get(k, "").strip() for k in ("code", "state", "q", "institution", "carrier")}
+    keys = ("code", "state", "review", "q", "institution", "carrier")
+    filters = {k: g.get(k, "").strip() for k in keys}
     qs = Finding.objects.visible_to(user).filter(run=run) if run else Finding.objects.none()
     if filters["code"] in FindingCode.values:
         qs = qs.filter(code=filters["code"])
@@ -557,6 +557,8 @@ def finding_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(state=filters["state"])
     else:
         qs = qs.exclude(state=FindingState.RESOLVED)
+    if filters["review"] in Review.values:
+        qs = qs.filter(review=filters["review"])
     if filters["q"]:
         qs = qs.filter(number__contains="".join(ch for ch in filters["q"] if ch.isdigit()))
     overseer = user.kind in READERS
@@ -566,22 +568,41 @@ def finding_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(Q(institution_id=institution) | Q(other_institution_id=institution))
     if carrier:
         qs = qs.filter(carrier_id=carrier)
-    qs = qs.select_related("institution", "other_institution", "carrier")
+    return run, qs, filters
+
+
+@login_required
+def finding_list(request: HttpRequest) -> HttpResponse:
+    """Findings of one run (the latest by default). Regulators see all, financial
+    regulators those about the institutions they supervise; an institution those about its
+    own numbers; a carrier those about its own services; nobody else has the page. The
+    administration reviews them here one by one or in bulk (issue 14 §1)."""
+    require_kind(request, *READERS, OrgKind.INSTITUTION, OrgKind.CARRIER)
+    user = request.user
+    run, qs, filters = finding_filters(request)
+    overseer = user.kind in READERS
+    scope = user.organisation.supervised() if user.kind == OrgKind.FINANCIAL_REGULATOR else None
+    institutions = Organisation.objects.filter(kind=OrgKind.INSTITUTION)
+    page = paginate(request, qs.select_related("institution", "other_institution", "carrier"))
     return render(
         request,
         "oversight/findings/list.html",
         {
             "run": run,
-            "page": paginate(request, qs),
+            "page": page,
             "filters": filters,
+            "query": request.GET.urlencode(),
             "codes": FindingCode.choices,
             "states": FindingState.choices,
+            "reviews": Review.choices,
             "overseer": overseer,
-            "institutions": Organisation.objects.filter(kind=OrgKind.INSTITUTION)
-            if overseer
-            else [],
+            "can_review": _can_reconcile(user),
+            "bulk_max": casework.BULK_MAX,
+            "institutions": (scope if scope is not None else institutions) if overseer else [],
             "carriers": Organisation.objects.filter(kind=OrgKind.CARRIER) if overseer else [],
-            "runs": ReconciliationRun.objects.visible_to(user).filter(status=RunStatus.DONE)[:20],
+            "runs": ReconciliationRun.objects.filter(status=RunStatus.DONE).only("pk", "as_of")[
+                :20
+            ],
         },
     )
 
@@ -595,23 +616,29 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
+    return render(request, "oversight/findings/detail.html", finding_context(request, finding))
+
+
+def finding_context(request: HttpRequest, finding: Finding, **forms_) -> dict:
+    """The finding's page: evidence, history across runs, decisions, cases and appeals on
+    its identity, and the forms the user may use (issue 14 §1–3)."""
+    from . import case_views
+
+    user = request.user
     evidence = evidence_for([finding], with_complaints=True)[finding.pk]
     history = (
-        Finding.objects.visible_to(request.user)
+        Finding.objects.visible_to(user)
         .filter(identity=finding.identity)
         .select_related("run")
         .order_by("-run_id")[:10]
     )
-    return render(
-        request,
-        "oversight/findings/detail.html",
-        {
-            "finding": finding,
-            "e": evidence,
-            "history": history,
-            "overseer": request.user.kind in READERS,
-        },
-    )
+    return {
+        "finding": finding,
+        "e": evidence,
+        "history": history,
+        "overseer": user.kind in READERS,
+        **case_views.finding_casework(request, finding, **forms_),
+    }
 
 
 def findings_panel(request: HttpRequest) -> dict:

@@ -124,6 +124,22 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class YesNoField(serializers.BooleanField):
+    """A yes/no in a request body: JSON ``true``/``false`` (a form: the strings), nothing
+    else; and, when required, really required. DRF's BooleanField takes ``1``, ``"yes"``
+    and a form without the field as false (schemathesis)."""
+
+    default_empty_html = serializers.empty
+    default_error_messages = {"invalid": "应为 true 或 false"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if data in ("true", "false"):
+            return data == "true"
+        self.fail("invalid")
+
+
 class OrganisationBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()

@@ -477,6 +477,11 @@ SPECTACULAR_SETTINGS = {
         "SmsPurposeEnum": "filings.models.SmsPurpose",
         "FilingQualificationEnum": "filings.models.Qualification",
         "FilingDecisionEnum": "filings.serializers.DECISIONS",
+        "DisposalActionEnum": "oversight.cases.DisposalAction",
+        "CaseStatusEnum": "oversight.cases.CaseStatus",
+        "AppealStatusEnum": "oversight.cases.AppealStatus",
+        "FindingReviewEnum": "oversight.cases.Review",
+        "FindingDecisionInputEnum": "oversight.case_api.REVIEW_DECISIONS",
         # What a write accepts: the code or its Chinese label (registry/serializers.py).
         "PurposeInputEnum": "registry.serializers.PURPOSE_CHOICES",
         "NumberKindInputEnum": "registry.serializers.NUMBER_KIND_CHOICES",

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from .. import workdays
-from ..dashboard import panels_for
+from ..dashboard import panels_for, scripts_for
 from ..models import (
     AuditEvent,
     CalendarYear,
@@ -79,7 +79,11 @@ def home(request: HttpRequest) -> HttpResponse:
             return redirect("admin:index")
         raise Http404
     today = timezone.localdate()
-    context = {"today": today, "panels": panels_for(request)}
+    context = {
+        "today": today,
+        "panels": panels_for(request),
+        "panel_scripts": scripts_for(request),
+    }
     # Each role sees its own deadlines: carriers report and file, the administration watches
     # both; institutions and financial regulators have none of these (issue 10 §8).
     if user.is_carrier or user.is_regulator:

@@ -12,7 +12,6 @@ from portal.models import AuditEvent
 from tests.browser.test_dashboards import login
 from tests.conftest import totp_code
 from tests.oversight.test_exchange import (  # noqa: F401 - fixtures
-    _case_urls,
     _now,
     loan_sam,
     org_loan,

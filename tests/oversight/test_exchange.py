@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from oversight import casework, exchange
@@ -53,18 +53,6 @@ pytestmark = pytest.mark.django_db
 def _now(settings, tmp_path, time_machine):
     settings.MEDIA_ROOT = tmp_path / "media"
     time_machine.move_to(NOW, tick=False)
-
-
-@pytest.fixture(autouse=True)
-def _case_urls(monkeypatch):
-    """The case and appeal pages (issue 14 §2–3) are built beside this branch: until they
-    are there, the casework notices link to where they will be."""
-    try:
-        reverse("case_detail", args=[1])
-        reverse("appeal_detail", args=[1])
-    except NoReverseMatch:
-        monkeypatch.setattr(casework, "_case_url", lambda c: f"/oversight/cases/{c.pk}/")
-        monkeypatch.setattr(casework, "_appeal_url", lambda a: f"/oversight/appeals/{a.pk}/")
 
 
 @pytest.fixture
