@@ -92,6 +92,57 @@ class OversightConfig(AppConfig):
         from . import dashboards
 
         dashboards.register()  # issue 14 §5: charts, overdue cases, cases, exchange packages
+        _register_exchange()
+
+
+def _register_exchange() -> None:
+    """The quarterly exchange with the financial regulators (issue 14 §4): its menu entry
+    and its audit labels."""
+    from portal.audit import ACTION_LABELS
+    from portal.auditlabels import register_labels
+    from portal.dashboard import register_menu
+    from portal.models import OrgKind
+
+    register_menu(
+        kinds=(OrgKind.REGULATOR, OrgKind.FINANCIAL_REGULATOR),
+        order=45,
+        label="信息交换",
+        url_name="exchange_list",
+        icon="arrow-left-right",
+    )
+    ACTION_LABELS.update(
+        {
+            "exchange.generate": "生成信息交换数据包",
+            "exchange.download": "下载信息交换数据包",
+            "exchange.sent": "登记信息交换数据包已发送",
+            "exchange.export": "导出全省信息交换数据",
+        }
+    )
+    register_labels(
+        "exchange",
+        fields={
+            "quarter": "季度",
+            "recipient": "金融管理部门",
+            "recipient_name": "金融管理部门名称",
+            "created": "新建",
+            "counts": "数量",
+            "as_of": "在用资源统计日",
+            "before": "原记录",
+            "format": "格式",
+            "by_recipient": "接收单位下载",
+            "sent_on": "发送日期",
+            "note": "发送说明",
+            "institutions": "机构",
+            "resources": "在用通信资源",
+            "findings": "问题线索",
+            "cases": "处置案件",
+            "complaints": "投诉",
+            "appeals": "申诉",
+            "generated_at": "生成时间",
+            "downloads": "下载次数",
+        },
+        values={"format": {"xlsx": "xlsx 文件", "json": "JSON 数据（接口）"}},
+    )
 
 
 def _register_audit_labels() -> None:

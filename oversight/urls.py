@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from . import api, case_api, case_views, views
+from . import api, case_api, case_views, exchange_api, exchange_views, views
 from .public import api as public_api
 from .public import views as public
 
@@ -10,6 +10,9 @@ router.register("complaints", api.ComplaintViewSet, basename="oversight-complain
 router.register("findings", case_api.FindingViewSet, basename="oversight-finding")
 router.register("cases", case_api.CaseViewSet, basename="oversight-case")
 router.register("appeals", case_api.AppealViewSet, basename="oversight-appeal")
+router.register(
+    "exchange-packages", exchange_api.ExchangePackageViewSet, basename="oversight-exchange"
+)
 
 urlpatterns = [
     path("oversight/complaints/", views.complaint_list, name="complaint_list"),
@@ -47,6 +50,19 @@ urlpatterns = [
     path("oversight/appeals/<int:pk>/decide/", case_views.appeal_decide, name="appeal_decide"),
     path(
         "oversight/appeals/<int:pk>/document/", case_views.appeal_document, name="appeal_document"
+    ),
+    path("oversight/exchange/", exchange_views.exchange_list, name="exchange_list"),
+    path(
+        "oversight/exchange/generate/",
+        exchange_views.exchange_generate,
+        name="exchange_generate",
+    ),
+    path("oversight/exchange/<int:pk>/", exchange_views.exchange_detail, name="exchange_detail"),
+    path("oversight/exchange/<int:pk>/sent/", exchange_views.exchange_sent, name="exchange_sent"),
+    path(
+        "oversight/exchange/<int:pk>/download.xlsx",
+        exchange_views.exchange_download,
+        name="exchange_download",
     ),
     path("api/oversight/", include(router.urls)),
     # The public side: no login (issue 15).

@@ -174,6 +174,16 @@ def test_compare_with_a_bounded_id(client_for, regulator_rita, carol_report):
     assert client.get("/api/reports/", {"carrier": str(2**64)}).status_code == 400
 
 
+def test_compare_limit_is_an_integer(client_for, regulator_rita, carol_report):
+    """schemathesis: ``limit=null`` was answered 200 with the default limit."""
+    client = client_for(regulator_rita)
+    url = f"/api/reports/{carol_report.pk}/compare/"
+    for value in ("null", "1.5", "abc", ""):
+        response = client.get(url, {"with": carol_report.pk, "limit": value})
+        assert response.status_code == 400 and response.json()["code"] == "invalid", value
+    assert client.get(url, {"with": carol_report.pk, "limit": "5"}).status_code == 200
+
+
 def test_schema_declares_the_report_endpoints(client_for, carrier_carol):
     schema = client_for(carrier_carol).get("/api/schema/", {"format": "json"}).json()
     paths = schema["paths"]

@@ -88,6 +88,7 @@ class Command(BaseCommand):
         # After the demo data is committed: the run reads it, and commits on its own.
         oversight_demo.reconcile()
         oversight_demo.casework()
+        oversight_demo.exchange()
         if options["json"]:
             self.stdout.write(json.dumps({"users": [u[0] for u in USERS]}, ensure_ascii=False))
             return
