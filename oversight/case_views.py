@@ -180,7 +180,7 @@ def finding_casework(request: HttpRequest, finding: Finding, **bound) -> dict:
         and user.organisation_id in parties
         and (finding.review == Review.CONFIRMED or any(c.is_open for c in cases))
     )
-    window = casework.appeal_window(finding, open_case or cases.first()) if can_appeal else None
+    window = _window(finding, open_case or cases.first()) if can_appeal else None
     writer = _writer(user) and is_open and latest
     return {
         "decisions": decisions if user.kind in (OrgKind.REGULATOR,) else [],
@@ -199,6 +199,15 @@ def finding_casework(request: HttpRequest, finding: Finding, **bound) -> dict:
         "appeal_window": window,
         "needs_carrier": finding.carrier_id is None,
     }
+
+
+def _window(finding: Finding, case: DisposalCase | None):
+    """The appeal deadline for the page; None when there is none, or when the calendar does
+    not know the year it falls in (the appeal itself then says so, never a guessed date)."""
+    try:
+        return casework.appeal_window(finding, case)
+    except PortalError:
+        return None
 
 
 def _finding(request: HttpRequest, pk: int) -> Finding:
@@ -367,13 +376,13 @@ def _case_forms(user, case: DisposalCase, **bound) -> dict:
     writer = _writer(user)
     appeal_parties = {case.carrier_id, case.institution_id}
     pending = case.appeals.filter(status=AppealStatus.PENDING, appellant_id=user.organisation_id)
-    window = casework.appeal_window(case.finding, case)
     can_appeal = (
         _acts(user)
         and user.organisation_id in appeal_parties
         and case.status != CaseStatus.REVERSED
         and not pending.exists()
     )
+    window = _window(case.finding, case) if can_appeal else None
 
     def pick(name, cls, when, **initial):
         return bound.get(name) or (cls(initial=initial) if when else None)

@@ -315,3 +315,21 @@ def test_the_api_refuses_what_its_schema_refuses(world, regulator_rita, client_f
         content_type="application/json",
     )
     assert as_one.status_code == 400
+
+
+def test_the_case_page_opens_when_the_appeal_window_reaches_an_unknown_year(
+    world, regulator_rita, inst_alice, client_for, time_machine
+):
+    """Ordered on 2026-12-22: 15 working days reach into 2027, which the calendar does not
+    know. The page opens without an appeal deadline; lodging says why, never a guess."""
+    r = run()
+    time_machine.move_to(dt.datetime(2026, 12, 22, 10, 0, tzinfo=SHANGHAI))
+    case = ordered(regulator_rita, r)
+    page = client_for(inst_alice).get(reverse("case_detail", args=[case.pk]))
+    assert page.status_code == 200 and 'data-testid="appeal-form"' not in page.content.decode()
+    from oversight import casework
+    from portal.errors import PortalError
+
+    with pytest.raises(PortalError) as exc:
+        casework.appeal_lodge(actor=inst_alice, finding=case.finding, reasons="申诉")
+    assert exc.value.code == "calendar_missing"
