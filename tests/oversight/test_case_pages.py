@@ -333,3 +333,35 @@ def test_the_case_page_opens_when_the_appeal_window_reaches_an_unknown_year(
     with pytest.raises(PortalError) as exc:
         casework.appeal_lodge(actor=inst_alice, finding=case.finding, reasons="申诉")
     assert exc.value.code == "calendar_missing"
+
+
+def test_another_carrier_and_the_public_see_no_case(
+    world, regulator_rita, inst_alice, client_for, client
+):
+    """Tenancy (issue 14 §6): a second carrier gets a 404 for carol's case and appeal, on the
+    pages and the API; an anonymous visitor is sent to the login (pages) or gets a 401."""
+    from tests.conftest import _org, _user
+    from tests.oversight.test_charts import code
+
+    r = run()
+    case = ordered(regulator_rita, r)
+    from oversight import casework
+
+    appeal = casework.appeal_lodge(actor=inst_alice, finding=case.finding, reasons="申诉")
+    urls = [
+        reverse("case_detail", args=[case.pk]),
+        reverse("appeal_detail", args=[appeal.pk]),
+        reverse("finding_detail", args=[case.finding_id]),
+        reverse("oversight-case-detail", args=[case.pk]),
+        reverse("oversight-appeal-detail", args=[appeal.pk]),
+        reverse("oversight-finding-detail", args=[case.finding_id]),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code in (302, 401), url
+    dave = _user(_org("carrier", "某联通公司", code("91330000MA2CAR0L2")), "dave")
+    other = client_for(dave)
+    for url in urls:
+        assert other.get(url).status_code == 404, url
+    assert other.get(reverse("oversight-case-list")).json()["count"] == 0
+    assert 'data-testid="case-row"' not in other.get(reverse("case_list")).content.decode()
