@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=None, help="gunicorn threads (gthread)")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -148,6 +149,8 @@ def main() -> None:
     env["GUNICORN_BIND"] = f"127.0.0.1:{args.port}"
     if args.workers:
         env["GUNICORN_WORKERS"] = str(args.workers)
+    if args.threads:
+        env["GUNICORN_THREADS"] = str(args.threads)
     log = open(ROOT / "var" / "bench-public-gunicorn.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [str(Path(PYTHON).with_name("gunicorn")), "-c", "python:portal.gunicorn", "portal.wsgi"],

@@ -336,10 +336,16 @@ def load_world(numbers: int) -> dict:
                 "contact",
                 "reference",
                 "created_at",
+                "tracking_code",
+                "status",
+                "outcome",
+                "source",
+                "excluded_reason",
             ),
             (
                 (n, "mobile", n, start, "12321", cat, "催收电话", "", "", "", now)
-                for n, cat in complaints
+                + (f"BENCH{i:09d}", "received", "", "", "")
+                for i, (n, cat) in enumerate(complaints)
             ),
         )
         if connection.vendor == "postgresql":

@@ -2,8 +2,6 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from . import api, case_api, case_views, exchange_api, exchange_views, views
-from .public import api as public_api
-from .public import views as public
 
 router = SimpleRouter()
 router.register("complaints", api.ComplaintViewSet, basename="oversight-complaint")
@@ -65,14 +63,4 @@ urlpatterns = [
         name="exchange_download",
     ),
     path("api/oversight/", include(router.urls)),
-    # The public side: no login (issue 15).
-    path("public/", public.check_page, name="public_check"),
-    path("public/complaint/", public.complaint_page, name="public_complaint"),
-    path("public/track/", public.track_page, name="public_track"),
-    path("public/agencies/", public.agencies_page, name="public_agencies"),
-    path(
-        "api/public/number-check/",
-        public_api.NumberCheckView.as_view(),
-        name="api_public_number_check",
-    ),
 ]

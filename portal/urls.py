@@ -22,6 +22,7 @@ handler404 = "portal.views.errors.error_404"
 handler500 = "portal.views.errors.error_500"
 
 urlpatterns = [
+    path("", include("oversight.public.urls")),  # first: the busiest URLs (see there)
     path("", dashboard.home, name="home"),
     path("healthz", errors.healthz, name="healthz"),
     # Browsers ask for /favicon.ico whatever the page links: the portal's own icon.

@@ -7,6 +7,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -40,6 +41,8 @@ class NumberCheckSerializer(serializers.Serializer):
 class NumberCheckView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]  # no negotiation: the answer is JSON (hot path)
+    parser_classes: list = []  # GET only
     throttle_classes: list = []  # limits.py: atomic, per client address
 
     @extend_schema(

@@ -12,8 +12,10 @@ answer as a number never seen, so the answer tells nothing about the past."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
+import psycopg
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -104,6 +106,8 @@ def _sql(candidates: int) -> str:
     )
 
 
+NEVER_BY_COUNT = 2**31 - 1  # psycopg prepares after this many runs: never, unless asked
+
 _SQL = {n: _sql(n) for n in range(1, numbers.MAX_DIGITS + 2)}
 
 
@@ -116,11 +120,37 @@ def _date(value) -> dt.date | None:
 def _rows(candidates: list[str], today: dt.date) -> list[tuple]:
     """Active registrations of any candidate on ``today`` (one query on the partial index
     ``regnum_number_active``), the partner's entrustment valid too."""
-    day = today.isoformat()
-    with connection.cursor() as cursor:
-        cursor.execute(_SQL[len(candidates)], [*candidates, day, day, day, day])
-        rows = cursor.fetchall()
+    sql = _SQL[len(candidates)]
+    if connection.vendor == "postgresql":
+        rows = _prepared(sql, [*candidates, today, today, today, today])
+    else:
+        day = today.isoformat()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*candidates, day, day, day, day])
+            rows = cursor.fetchall()
     return [(*row[:6], *(_date(v) for v in row[6:])) for row in rows]
+
+
+def _prepared(sql: str, params: list) -> list[tuple]:
+    """The lookup as a prepared statement of this connection (psycopg keeps it per
+    connection, server-side binding): PostgreSQL parses and plans it once, not per check.
+    Planning the three-table join cost more than running it (about 1 ms against 0.2 ms);
+    Django's cursors bind on the client, so every check was a new statement to plan.
+
+    Django opens its connections with ``prepare_threshold=None``, which turns preparing off
+    altogether; a threshold no statement reaches turns it back on for ``prepare=True``
+    only. Django's own queries are unaffected: its client-side cursors never prepare."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = NEVER_BY_COUNT
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        rows = cursor.fetchall()
+    if connection.queries_logged:  # as Django's debug cursor would (without the number)
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
 
 
 def _distinct(values) -> str:

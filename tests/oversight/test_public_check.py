@@ -246,3 +246,21 @@ def test_schema_declares_the_endpoint_anonymous(client_for, inst_alice):
     assert set(answer["required"]) == {"number", "registered", "message"}
     assert answer["properties"]["valid_to"]["nullable"] is True
     assert set(REGISTERED_ONLY) <= set(answer["properties"])
+
+
+def test_lookup_is_one_prepared_statement_per_connection(db):
+    """PostgreSQL plans the check once per connection, not per request (issue 15 §5: the
+    planning cost more than the lookup); the answers stay those of the plain query."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    first = check_number("13900000000")
+    second = check_number("+86 139-0000-0001")
+    assert not first.registered and not second.registered
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%FROM registry_registerednumber r JOIN%"],
+        )
+        assert cursor.fetchone()[0] == 1
