@@ -363,7 +363,7 @@ class ReconciliationRun(models.Model):
         return sum(self.counts.values()) if self.counts else 0
 
 
-def _evidence(model, label: str) -> models.ForeignKey:
+def _evidence(model, label: str, *, db_index: bool = True) -> models.ForeignKey:
     return models.ForeignKey(
         model,
         verbose_name=label,
@@ -372,6 +372,7 @@ def _evidence(model, label: str) -> models.ForeignKey:
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=db_index,
     )
 
 
@@ -420,8 +421,11 @@ class Finding(models.Model):
     other_institution = _evidence(Organisation, "另一机构")
     carrier = _evidence(Organisation, "运营商")
     # Evidence: which register line(s), report line, filing; how many complaints.
-    registered = _evidence("registry.RegisteredNumber", "登记")
-    other_registered = _evidence("registry.RegisteredNumber", "另一登记")
+    # No index on these (nor on ``decision``): no page looks findings up by them, and every
+    # index is paid for on each of a run's ~150,000 inserted findings (bench/reconcile.py:
+    # the findings' eleven indexes were two thirds of the time of the inserts).
+    registered = _evidence("registry.RegisteredNumber", "登记", db_index=False)
+    other_registered = _evidence("registry.RegisteredNumber", "另一登记", db_index=False)
     # Report lines and filings are never deleted (every version stays readable): their ids
     # are kept as evidence pointers, read through the scoped models on the finding's page.
     report_line_id = models.BigIntegerField("报送行", null=True, blank=True)
@@ -448,6 +452,7 @@ class Finding(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
 
     objects = FindingQuerySet.as_manager()
@@ -458,8 +463,9 @@ class Finding(models.Model):
         ordering = ["code", "number", "pk"]
         indexes = [
             models.Index(fields=["run", "code"], name="finding_run_code"),
-            models.Index(fields=["run", "identity"], name="finding_run_identity"),
-            models.Index(fields=["identity"], name="finding_identity"),
+            # One index for an identity across runs and within one (the previous run's
+            # states, a finding's history): (run, identity) and (identity) were two.
+            models.Index(fields=["identity", "run"], name="finding_identity_run"),
             models.Index(fields=["run", "review"], name="finding_run_review"),
         ]
 
