@@ -406,8 +406,16 @@ class Finding(models.Model):
     persisting or resolved against the previous run. Evidence for a decision, not the
     decision (000 §三(三))."""
 
+    # Like the evidence pointers below, no database constraint: the run's own transaction
+    # writes its findings (up to ~150,000, one INSERT … SELECT per code), and a deferred
+    # per-row check of the run id cost 0.4 s at commit (bench/reconcile.py). Deleting a
+    # run still deletes its findings (Django's collector).
     run = models.ForeignKey(
-        ReconciliationRun, on_delete=models.CASCADE, related_name="findings", db_index=False
+        ReconciliationRun,
+        on_delete=models.CASCADE,
+        related_name="findings",
+        db_index=False,
+        db_constraint=False,
     )
     code = models.CharField("问题类型", max_length=32, choices=FindingCode.choices)
     identity = models.CharField("标识", max_length=120)
