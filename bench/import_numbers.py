@@ -271,7 +271,13 @@ def run_child(
     """One measurement in a process of its own (``script --child kind path code``; other
     benches reuse this with their own script). Besides the peaks each process reports
     (added up: an upper bound), the memory of the whole process tree is sampled every 0.1 s:
-    ``together_mb`` is the most it held at one moment (import and reader child together)."""
+    ``together_mb`` is the most it held at one moment (import and reader child together).
+
+    Each measurement starts on a settled database: the previous one's million rows would
+    otherwise set autovacuum going on the other core in the middle of this one (the 100,000
+    -row figures were 40-70% slower in the bench than alone, the peer's far less, as it
+    runs on one core)."""
+    settle(env)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -303,6 +309,14 @@ def run_child(
     if process.returncode != 0:
         sys.exit(f"child {kind} failed:\n{stderr[-4000:]}")
     return {**json.loads(stdout.strip().splitlines()[-1]), "together_mb": together}
+
+
+def settle(env: dict) -> None:
+    """``VACUUM ANALYZE`` the measurement's PostgreSQL database (untimed), so that no
+    autovacuum of an earlier measurement's tables runs during the next one."""
+    url = env.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        subprocess.run(["psql", url, "-qc", "VACUUM ANALYZE"], check=True, capture_output=True)
 
 
 def median_run(runs: list[dict]) -> dict:

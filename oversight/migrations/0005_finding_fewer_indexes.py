@@ -5,44 +5,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('oversight', '0004_casework'),
-        ('portal', '0012_supervision'),
-        ('registry', '0010_partner_public_contact'),
+        ("oversight", "0004_casework"),
+        ("portal", "0012_supervision"),
+        ("registry", "0010_partner_public_contact"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='finding',
-            name='finding_run_identity',
+            model_name="finding",
+            name="finding_run_identity",
         ),
         migrations.RemoveIndex(
-            model_name='finding',
-            name='finding_identity',
+            model_name="finding",
+            name="finding_identity",
         ),
         migrations.AlterField(
-            model_name='finding',
-            name='decision',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='oversight.findingdecision', verbose_name='研判记录'),
+            model_name="finding",
+            name="decision",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="oversight.findingdecision",
+                verbose_name="研判记录",
+            ),
         ),
         migrations.AlterField(
-            model_name='finding',
-            name='other_registered',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.registerednumber', verbose_name='另一登记'),
+            model_name="finding",
+            name="other_registered",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.registerednumber",
+                verbose_name="另一登记",
+            ),
         ),
         migrations.AlterField(
-            model_name='finding',
-            name='registered',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.registerednumber', verbose_name='登记'),
+            model_name="finding",
+            name="registered",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.registerednumber",
+                verbose_name="登记",
+            ),
         ),
         migrations.AlterField(
-            model_name='finding',
-            name='run',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='oversight.reconciliationrun'),
+            model_name="finding",
+            name="run",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="findings",
+                to="oversight.reconciliationrun",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['identity', 'run'], name='finding_identity_run'),
+            model_name="finding",
+            index=models.Index(fields=["identity", "run"], name="finding_identity_run"),
         ),
     ]

@@ -295,3 +295,26 @@ def test_a_running_jobs_progress_shows_on_sqlite_too(client_for, carrier_carol, 
     assert api["rows_done"] == 500
     progress.close()
     assert not pipeline._progress_file(job.pk).exists()
+
+
+def test_reader_child_imports_neither_django_nor_celery_nor_openpyxl():
+    """The reader's process starts in a fraction of the time: the web app's package
+    ``__init__`` (openpyxl and the Celery app, 0.25 s of CPU) is not run there."""
+    import subprocess
+    import sys
+
+    from portal.spreadsheets import sandbox
+
+    probe = sandbox._BOOTSTRAP.replace(
+        "_child(json.loads(sys.argv[1]))",
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'celery', 'django', 'openpyxl'}))",
+    )
+    assert probe != sandbox._BOOTSTRAP
+    out = subprocess.run(  # noqa: S603 - our interpreter and our own probe
+        [sys.executable, "-c", probe, "{}"],
+        cwd=str(sandbox._project_root()),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
