@@ -12,7 +12,6 @@ import django_filters
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -23,7 +22,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from portal.api import QUARTER_PATTERN, OrganisationBriefSerializer
+from portal.api import QUARTER_PARAMETER, QUARTER_PATTERN, OrganisationBriefSerializer
 from portal.errors import NotPermitted, PortalError
 from portal.filters import ID_MAX, IdFilter, ShapedCharFilter
 from portal.models import Organisation, OrgKind
@@ -176,13 +175,7 @@ def _denied_unless_writer(user) -> None:
     list=extend_schema(
         summary="信息交换数据包列表（通信管理局：全部；金融管理部门：本单位）",
         tags=TAGS,
-        parameters=[
-            OpenApiParameter(
-                "quarter",
-                {"type": "string", "pattern": QUARTER_PATTERN},
-                description="季度，如 2026Q4",
-            )
-        ],
+        parameters=[QUARTER_PARAMETER],
         responses={200: ExchangePackageSerializer(many=True), 400: INVALID},
     ),
     retrieve=extend_schema(

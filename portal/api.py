@@ -178,6 +178,10 @@ ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # ASCII digits: in a JSON Schema pattern \d is [0-9], in a Python one any Unicode digit.
 QUARTER_PATTERN = r"^[0-9]{4}Q[1-4]$"
 QUARTER = re.compile(QUARTER_PATTERN)
+# The ``?quarter=2026Q4`` filter of the lists that have one (reports, exchange packages).
+QUARTER_PARAMETER = OpenApiParameter(
+    "quarter", {"type": "string", "pattern": QUARTER_PATTERN}, description="季度，如 2026Q4"
+)
 
 
 def _sms_start(text: str):

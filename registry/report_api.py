@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from portal import workdays
-from portal.api import QUARTER_PATTERN, OrganisationBriefSerializer
+from portal.api import QUARTER_PARAMETER, QUARTER_PATTERN, OrganisationBriefSerializer
 from portal.errors import PortalError
 from portal.filters import ID_SCHEMA, IdFilter, ShapedCharFilter, bounded_id
 from portal.permissions import OrganisationKinds
@@ -261,13 +261,7 @@ LINE_PARAMETERS = [
     list=extend_schema(
         summary="服务对象报送列表（各版本）",
         tags=TAGS,
-        parameters=[
-            OpenApiParameter(
-                "quarter",
-                {"type": "string", "pattern": QUARTER_PATTERN},
-                description="季度，如 2026Q4",
-            )
-        ],
+        parameters=[QUARTER_PARAMETER],
         responses={200: ServiceReportSerializer(many=True), 400: INVALID},
     ),
     retrieve=extend_schema(

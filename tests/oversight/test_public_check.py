@@ -264,3 +264,16 @@ def test_lookup_is_one_prepared_statement_per_connection(db):
             ["%FROM registry_registerednumber r JOIN%"],
         )
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("number", ["13800138000", "13912345678", "not a number"])
+def test_get_answers_as_drf_would(client, register_a, number):
+    """The GET fast path (NumberCheckView.dispatch) writes what DRF's JSONRenderer would:
+    compact UTF-8 JSON, application/json, the same status and Cache-Control."""
+    from rest_framework.renderers import JSONRenderer
+
+    response = client.get(API, {"number": number})
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    assert response.content == JSONRenderer().render(response.json())
+    assert response.status_code == (400 if number == "not a number" else 200)
