@@ -139,15 +139,31 @@ def _prepared(sql: str, params: list) -> list[tuple]:
 
     Django opens its connections with ``prepare_threshold=None``, which turns preparing off
     altogether; a threshold no statement reaches turns it back on for ``prepare=True``
-    only. Django's own queries are unaffected: its client-side cursors never prepare."""
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = NEVER_BY_COUNT
+    only. Django's own queries are unaffected: its client-side cursors never prepare.
+
+    This path does not go through Django's cursor, so not through its per-request health
+    check (``CONN_HEALTH_CHECKS``) either: a connection the server closed since the last
+    request (a restart, an idle timeout) is found by the lookup itself, and the lookup,
+    a read, is run again once on a new connection, outside a transaction."""
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall()
+    for attempt in (1, 2):
+        connection.ensure_connection()
+        raw = connection.connection
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = NEVER_BY_COUNT
+        try:
+            with psycopg.Cursor(raw) as cursor:
+                cursor.execute(sql, params, prepare=True)
+                rows = cursor.fetchall()
+            break
+        except psycopg.OperationalError:
+            if attempt == 2 or connection.in_atomic_block or not raw.closed:
+                with connection.wrap_database_errors:
+                    raise
+            connection.close()
+        except psycopg.Error:
+            with connection.wrap_database_errors:
+                raise
     if connection.queries_logged:  # as Django's debug cursor would (without the number)
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows

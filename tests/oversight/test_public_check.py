@@ -277,3 +277,19 @@ def test_get_answers_as_drf_would(client, register_a, number):
     assert response["Cache-Control"] == "no-store"
     assert response.content == JSONRenderer().render(response.json())
     assert response.status_code == (400 if number == "not a number" else 200)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookup_survives_a_connection_the_server_closed(register_a):
+    """The prepared lookup bypasses Django's health check: a connection the server ended
+    between two requests is replaced and the check still answers (once, outside a
+    transaction)."""
+    from django.db import connection
+    from django.db.utils import OperationalError
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the prepared path is PostgreSQL's")
+    assert check_number("13800138000").registered
+    with pytest.raises(OperationalError), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    assert check_number("13800138000").registered
