@@ -419,20 +419,33 @@ def _case_forms(user, case: DisposalCase, **bound) -> dict:
     }
 
 
-def _case_page(request, case: DisposalCase, status: int = 200, **bound) -> HttpResponse:
+def _record_page(request, template: str, name: str, record, status: int, **context):
+    """A case's or an appeal's page: the record, its events, whether the user may open its
+    finding, and the page's own ``context``."""
     return render(
         request,
-        "oversight/cases/detail.html",
+        template,
         {
-            "case": case,
-            "events": case.events.select_related("actor", "organisation"),
-            "appeals": Appeal.objects.visible_to(request.user).filter(case=case),
+            name: record,
+            "events": record.events.select_related("actor", "organisation"),
             "finding_visible": Finding.objects.visible_to(request.user)
-            .filter(pk=case.finding_id)
+            .filter(pk=record.finding_id)
             .exists(),
-            **_case_forms(request.user, case, **bound),
+            **context,
         },
         status=status,
+    )
+
+
+def _case_page(request, case: DisposalCase, status: int = 200, **bound) -> HttpResponse:
+    return _record_page(
+        request,
+        "oversight/cases/detail.html",
+        "case",
+        case,
+        status,
+        appeals=Appeal.objects.visible_to(request.user).filter(case=case),
+        **_case_forms(request.user, case, **bound),
     )
 
 
@@ -599,18 +612,13 @@ def _appeal(request: HttpRequest, pk: int) -> Appeal:
 
 def _appeal_page(request, appeal: Appeal, form=None, status: int = 200) -> HttpResponse:
     writer = _writer(request.user) and appeal.status == AppealStatus.PENDING
-    return render(
+    return _record_page(
         request,
         "oversight/appeals/detail.html",
-        {
-            "appeal": appeal,
-            "events": appeal.events.select_related("actor", "organisation"),
-            "form": form or (AppealDecisionForm() if writer else None),
-            "finding_visible": Finding.objects.visible_to(request.user)
-            .filter(pk=appeal.finding_id)
-            .exists(),
-        },
-        status=status,
+        "appeal",
+        appeal,
+        status,
+        form=form or (AppealDecisionForm() if writer else None),
     )
 
 

@@ -288,23 +288,46 @@ def top_institutions(user, run: ReconciliationRun | None, limit: int = TOP) -> C
     """The institutions with the most open findings in the run. A finding about two
     institutions (多机构登记) counts for each. Two ``GROUP BY`` (institution, other
     institution), merged over the institutions, not the findings."""
-    chart = Chart(
+    return _top(
+        user,
+        run,
+        limit,
         key="top-institutions",
-        title=f"问题线索最多的 {limit} 家机构",
+        noun="机构",
+        columns=("institution_id", "other_institution_id"),
+        colour=ORANGE,
+        restrict=_institutions_in_view,
+    )
+
+
+def top_carriers(user, run: ReconciliationRun | None, limit: int = TOP) -> Chart:
+    """The carriers with the most open findings in the run (one ``GROUP BY carrier_id``)."""
+    return _top(
+        user, run, limit, key="top-carriers", noun="运营商", columns=("carrier_id",), colour=BLUE
+    )
+
+
+def _top(user, run, limit: int, *, key, noun, columns, colour, restrict=None) -> Chart:
+    """The ``limit`` organisations named most often in ``columns`` of the run's open
+    findings (one ``GROUP BY`` per column, added up), ``restrict(user)`` the ids the user
+    may see (None: all)."""
+    chart = Chart(
+        key=key,
+        title=f"问题线索最多的 {limit} 家{noun}",
         kind="bar",
-        axis="机构",
+        axis=noun,
         horizontal=True,
         note=_run_note(run),
     )
     if run is None:
         chart.empty = "还没有完成的比对"
         return chart
-    chart.empty = f"{run.as_of:%Y-%m-%d} 的比对中没有涉及机构的未消除问题线索"
+    chart.empty = f"{run.as_of:%Y-%m-%d} 的比对中没有涉及{noun}的未消除问题线索"
 
     def compute() -> Counter:
-        allowed = _institutions_in_view(user)
+        allowed = restrict(user) if restrict else None
         counter: Counter = Counter()
-        for name in ("institution_id", "other_institution_id"):
+        for name in columns:
             qs = _open_findings(user, [run.pk]).exclude(**{f"{name}__isnull": True})
             if allowed is not None:
                 qs = qs.filter(**{f"{name}__in": allowed})
@@ -312,36 +335,7 @@ def top_institutions(user, run: ReconciliationRun | None, limit: int = TOP) -> C
                 counter[row[name]] += row["n"]
         return counter
 
-    _name_top(chart, _memo(user, "top_institutions", [run.pk], compute), limit, ORANGE)
-    return chart
-
-
-def top_carriers(user, run: ReconciliationRun | None, limit: int = TOP) -> Chart:
-    """The carriers with the most open findings in the run (one ``GROUP BY carrier_id``)."""
-    chart = Chart(
-        key="top-carriers",
-        title=f"问题线索最多的 {limit} 家运营商",
-        kind="bar",
-        axis="运营商",
-        horizontal=True,
-        note=_run_note(run),
-    )
-    if run is None:
-        chart.empty = "还没有完成的比对"
-        return chart
-    chart.empty = f"{run.as_of:%Y-%m-%d} 的比对中没有涉及运营商的未消除问题线索"
-
-    def compute() -> Counter:
-        rows = (
-            _open_findings(user, [run.pk])
-            .exclude(carrier_id__isnull=True)
-            .values("carrier_id")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        return Counter({row["carrier_id"]: row["n"] for row in rows})
-
-    _name_top(chart, _memo(user, "top_carriers", [run.pk], compute), limit, BLUE)
+    _name_top(chart, _memo(user, key.replace("-", "_"), [run.pk], compute), limit, colour)
     return chart
 
 
