@@ -42,24 +42,24 @@ _MAX_FRAME = 256 * MB
 STDERR_TAIL = 4096
 
 
+def _project_root() -> Path:
+    depth = len(__name__.split(".")) - 1  # portal.spreadsheets.sandbox -> 2 folders up
+    return Path(__file__).resolve().parents[depth]
+
+
 # The child's entry point. The top package's ``__init__`` belongs to the web app (it loads
 # openpyxl and the Celery app: 0.25 s of CPU before the first row, 14% of a 100,000-row
 # import); the reader needs neither, so an empty package stands in for it and only this
 # module and its siblings (no Django) are imported.
 _TOP = __name__.split(".")[0]
 _BOOTSTRAP = f"""\
-import json, os, sys, types
+import json, sys, types
 package = types.ModuleType({_TOP!r})
-package.__path__ = [os.path.join(os.getcwd(), {_TOP!r})]
+package.__path__ = [{str(_project_root() / _TOP)!r}]
 sys.modules[{_TOP!r}] = package
 from {__name__} import _child
 _child(json.loads(sys.argv[1]))
 """
-
-
-def _project_root() -> Path:
-    depth = len(__name__.split(".")) - 1  # portal.spreadsheets.sandbox -> 2 folders up
-    return Path(__file__).resolve().parents[depth]
 
 
 def read_rows_isolated(
