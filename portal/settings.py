@@ -51,6 +51,9 @@ def retention_days(value: str | None) -> int:
     return days
 
 
+PREPARE_ONLY_WHEN_ASKED = 2**31 - 1  # psycopg prepares after this many runs: never
+
+
 def database_from_url(url: str) -> dict:
     """Parse ``sqlite:///path`` or ``postgres://user:pass@host:port/name?opt=v``."""
     parts = urlsplit(url)
@@ -59,6 +62,11 @@ def database_from_url(url: str) -> dict:
         name = unquote(parts.path[1:] if parts.path.startswith("//") else parts.path[1:])
         return sqlite_database(name or str(VAR_DIR / "portal.sqlite3"))
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        # Django's own cursors bind on the client and never prepare; Django would open the
+        # connection with preparing off altogether (None). A threshold no statement reaches
+        # lets a statement that asks for it be prepared: the public number check's lookup
+        # (oversight/public/check.py), planned once per connection instead of per request.
+        options.setdefault("prepare_threshold", PREPARE_ONLY_WHEN_ASKED)
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")),

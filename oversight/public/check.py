@@ -106,8 +106,6 @@ def _sql(candidates: int) -> str:
     )
 
 
-NEVER_BY_COUNT = 2**31 - 1  # psycopg prepares after this many runs: never, unless asked
-
 _SQL = {n: _sql(n) for n in range(1, numbers.MAX_DIGITS + 2)}
 
 
@@ -137,9 +135,8 @@ def _prepared(sql: str, params: list) -> list[tuple]:
     Planning the three-table join cost more than running it (about 1 ms against 0.2 ms);
     Django's cursors bind on the client, so every check was a new statement to plan.
 
-    Django opens its connections with ``prepare_threshold=None``, which turns preparing off
-    altogether; a threshold no statement reaches turns it back on for ``prepare=True``
-    only. Django's own queries are unaffected: its client-side cursors never prepare.
+    The connection's ``prepare_threshold`` (portal/settings.py) lets a statement that asks
+    be prepared; Django's own queries are unaffected: its client-side cursors never prepare.
 
     This path does not go through Django's cursor, so not through its per-request health
     check (``CONN_HEALTH_CHECKS``) either: a connection the server closed since the last
@@ -149,8 +146,6 @@ def _prepared(sql: str, params: list) -> list[tuple]:
     for attempt in (1, 2):
         connection.ensure_connection()
         raw = connection.connection
-        if raw.prepare_threshold is None:
-            raw.prepare_threshold = NEVER_BY_COUNT
         try:
             with psycopg.Cursor(raw) as cursor:
                 cursor.execute(sql, params, prepare=True)
