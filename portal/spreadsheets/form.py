@@ -17,9 +17,9 @@ A form is a subclass of :class:`SpreadsheetForm` that sets the declaration (``co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 from .headers import HeaderMap, find_header
@@ -48,16 +48,17 @@ class Column:
         return self.requirement or ("必填" if self.required else "选填")
 
 
-@dataclass
+@dataclass(slots=True)
 class RowResult:
     """One validated row: ``errors`` [(column, reason)], or the staged ``values``.
 
     ``key``: what must be unique within the file (the register: the number), or None;
     ``copy_tail``: the values already in PostgreSQL COPY text (optional: a form that
-    caches parts of it per distinct combination saves most of the formatting)."""
+    caches parts of it per distinct combination saves most of the formatting).
+    One is made per row: slots, and no list made for the errors of a valid row."""
 
     values: tuple | None = None
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: Sequence[tuple[str, str]] = ()
     key: Any = None
     copy_tail: str = ""
 
@@ -66,6 +67,10 @@ class ValidRow(NamedTuple):
     # A tuple, not a dataclass: one is made per valid row (a million for a large register).
     row_no: int
     result: RowResult
+
+
+# ``ValidRow(row_no, result)`` made in C from a pair (the engine's hot loop).
+valid_row = partial(tuple.__new__, ValidRow)
 
 
 class Batch(list):
@@ -89,7 +94,11 @@ class FormStaging:
 
     # The values before ``row_no`` in each staged row (e.g. the job id), when the form's rows
     # come with a ``copy_tail``: the validating thread then writes the COPY text itself.
+    # ``copy_row_no``: whether the row's number follows the prefix (False: a table without
+    # one, e.g. the form's own table when a batch goes there directly). Both are read after
+    # ``begin()``, so begin() may choose them.
     copy_prefix: tuple | None = None
+    copy_row_no: bool = True
 
     def begin(self) -> None:
         pass

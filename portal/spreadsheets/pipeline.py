@@ -41,7 +41,7 @@ from portal.masking import mask_contact
 
 from . import errors as error_workbook
 from .files import FileFormat, FileRejected, inspect_upload, size_text
-from .form import Batch, FormStaging, SpreadsheetForm, ValidRow, get_form
+from .form import Batch, FormStaging, SpreadsheetForm, ValidRow, get_form, valid_row
 from .models import UploadJob, UploadStatus
 from .reader import ReadLimits
 from .sandbox import read_rows_isolated
@@ -365,19 +365,26 @@ def _run_frozen(job: UploadJob, spec: SpreadsheetForm) -> None:
             warnings=sheet.warnings + header.warnings,
         )
         staging = spec.staging(job, ctx)
-        copy_prefix = staging.copy_prefix if connection.vendor == "postgresql" else None
-        feed = RowFeed(spec, header, ctx, progress=_Progress(job), copy_prefix=copy_prefix)
-        bad = feed.bad
-        with feed, transaction.atomic():
+        with transaction.atomic():
             spec.lock()
-            staging.begin()
-            for batch, clean in feed:
-                found = staging.stage(batch)
-                if found:
-                    feed.add_errors(found)
-                elif clean and not feed.failed:
-                    staging.merge_batch(batch)
-            feed.finish()
+            staging.begin()  # may choose the COPY lines' shape (FormStaging.copy_prefix)
+            feed = RowFeed(
+                spec,
+                header,
+                ctx,
+                progress=_Progress(job),
+                copy_prefix=staging.copy_prefix if connection.vendor == "postgresql" else None,
+                copy_row_no=staging.copy_row_no,
+            )
+            bad = feed.bad
+            with feed:
+                for batch, clean in feed:
+                    found = staging.stage(batch)
+                    if found:
+                        feed.add_errors(found)
+                    elif clean and not feed.failed:
+                        staging.merge_batch(batch)
+                feed.finish()
             rows = feed.rows
             _claim(job)
             if rows and not bad:
@@ -539,12 +546,14 @@ class RowFeed:
         *,
         progress: _Progress,
         copy_prefix: tuple | None = None,
+        copy_row_no: bool = True,
     ) -> None:
         self.spec = spec
         # PostgreSQL, and a form whose rows carry their COPY text: the lines are written
         # here, on the validating thread, not by the consumer, which needs the GIL back
         # after each database round trip (staging.load_batch).
         self.copy_head = None if copy_prefix is None else copy_head(copy_prefix)
+        self.copy_row_no = copy_row_no
         self.data_rows = header.data_rows
         self.columns = header.columns
         self.ctx = ctx
@@ -604,6 +613,7 @@ class RowFeed:
         batch = Batch()
         lines: list[str] = []
         head = self.copy_head
+        with_row_no = self.copy_row_no
         examples: list[int] = []
         emit = self._queue.put
         every = self.check_every
@@ -634,11 +644,16 @@ class RowFeed:
                         with self._lock:
                             bad.setdefault(number, []).append((key_column, message))
                         continue
-                valid = ValidRow(number, result)
+                valid = valid_row((number, result))
                 batch.append(valid)
                 if head is not None:
                     tail = result.copy_tail
-                    lines.append(f"{head}{number}\t{tail}\n" if tail else copy_line(head, valid))
+                    if not tail:
+                        lines.append(copy_line(head, valid, row_no=with_row_no))
+                    elif with_row_no:
+                        lines.append(f"{head}{number}\t{tail}\n")
+                    else:
+                        lines.append(f"{head}{tail}\n")
                 if len(batch) >= size:
                     batch.copy_text = "".join(lines).encode()
                     emit((batch, not bad))

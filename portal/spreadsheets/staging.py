@@ -32,31 +32,38 @@ def copy_head(prefix: Sequence) -> str:
     return "".join(f"{copy_value(value)}\t" for value in prefix)
 
 
-def copy_line(head: str, row: ValidRow) -> str:
+def copy_line(head: str, row: ValidRow, *, row_no: bool = True) -> str:
     result = row.result
     tail = result.copy_tail or "\t".join(map(copy_value, result.values))
-    return f"{head}{row.row_no}\t{tail}\n"
+    return f"{head}{row.row_no}\t{tail}\n" if row_no else f"{head}{tail}\n"
 
 
 def load_batch(
-    table: str, columns: Sequence[str], batch: Sequence[ValidRow], *, prefix: Sequence = ()
+    table: str,
+    columns: Sequence[str],
+    batch: Sequence[ValidRow],
+    *,
+    prefix: Sequence = (),
+    row_no: bool = True,
 ) -> None:
     """Append ``batch`` to ``table``: each row is ``(*prefix, row_no, *values)`` in
-    ``columns`` order. COPY on PostgreSQL, one executemany on SQLite."""
+    ``columns`` order (``(*prefix, *values)`` without ``row_no``). COPY on PostgreSQL, one
+    executemany on SQLite."""
     names = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             data = getattr(batch, "copy_text", b"")
             if not data:
                 head = copy_head(prefix)
-                data = "".join([copy_line(head, row) for row in batch]).encode()
+                data = "".join([copy_line(head, row, row_no=row_no) for row in batch]).encode()
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # noqa: S608
                 copy.write(data)
         else:
             marks = ", ".join(["%s"] * len(columns))
+            number = (lambda row: (row.row_no,)) if row_no else (lambda row: ())
             cursor.executemany(
                 f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608 - constants
-                [(*prefix, row.row_no, *row.result.values) for row in batch],
+                [(*prefix, *number(row), *row.result.values) for row in batch],
             )
 
 

@@ -26,6 +26,7 @@ MERGE_LOCK_KEY = 727_002
 # The staged values that become a registered number (all staging columns but job and row).
 NUMBER_COLUMNS = STAGING_COLUMNS[2:]
 STAGING = "registry_numberstaging"
+NUMBERS = "registry_registerednumber"
 # One batch of the import being merged (PostgreSQL pipeline; a temporary table).
 BATCH = "registry_import_batch"
 
@@ -88,7 +89,6 @@ def merge(
     today: dt.date,
     source: str = STAGING,
     staged: int | None = None,
-    all_new: bool = False,
 ) -> MergeCounts:
     """Merge staged rows into the institution's register. Run inside ``atomic()``.
 
@@ -97,17 +97,13 @@ def merge(
     numbers absent from the file are ended with today's date (forms.md §1), never deleted.
     ``source``: the staging table, or the batch table of the PostgreSQL pipeline (which
     merges batch by batch and ends the absent numbers once, at the end); ``staged``: the
-    number of rows in ``source`` when the caller knows it; ``all_new``: the caller knows
-    that none of them is active in the institution (its register was empty when the
-    import took the merge lock, and the file repeats no number), so every row is inserted
-    without looking.
+    number of rows in ``source`` when the caller knows it. (An institution's first register
+    does not come here: RegisterStaging copies it straight into the register.)
     """
     now = timezone.now()
     counts = MergeCounts()
     with connection.cursor() as cursor:
-        if all_new:
-            pass
-        elif source == BATCH and connection.vendor == "postgresql":
+        if source == BATCH and connection.vendor == "postgresql":
             # Driven by the batch (the temporary table holds this job's batch only): one
             # index probe per batch row, whatever the registry's statistics say.
             cursor.execute(
@@ -137,19 +133,12 @@ def merge(
                 """,  # noqa: S608 - the source is a constant
                 [Status.SUPERSEDED, now, institution_id, job_id, Status.ACTIVE],
             )
-        counts.updated = 0 if all_new else cursor.rowcount
+        counts.updated = cursor.rowcount
         columns = ", ".join(NUMBER_COLUMNS)
         selected = ", ".join(f"s.{c}" for c in NUMBER_COLUMNS)
         # OFFSET 0: a subplan probing the index once per batch row, never a join that
         # scans the institution's rows per batch (as stale statistics may make it plan).
         probe = " OFFSET 0" if source == BATCH and connection.vendor == "postgresql" else ""
-        where = (
-            ""
-            if all_new
-            else f"""AND NOT EXISTS (
-                SELECT 1 FROM registry_registerednumber r
-                WHERE r.institution_id = %s AND r.status = %s AND r.number = s.number{probe})"""  # noqa: S608
-        )
         cursor.execute(
             f"""
             INSERT INTO registry_registerednumber
@@ -157,7 +146,9 @@ def merge(
                  created_by_id, created_at)
             SELECT %s, {selected}, %s, '', %s, %s, %s
             FROM {source} s
-            WHERE s.job_id = %s {where}
+            WHERE s.job_id = %s AND NOT EXISTS (
+                SELECT 1 FROM registry_registerednumber r
+                WHERE r.institution_id = %s AND r.status = %s AND r.number = s.number{probe})
             """,  # noqa: S608 - column names are constants
             [
                 institution_id,
@@ -166,7 +157,8 @@ def merge(
                 actor_id,
                 now,
                 job_id,
-                *([] if all_new else [institution_id, Status.ACTIVE]),
+                institution_id,
+                Status.ACTIVE,
             ],
         )
         inserted = cursor.rowcount
@@ -260,19 +252,38 @@ def shared_in_batch(job_id: int, institution_id: int) -> int:
     """Rows of the batch whose number another institution also has active, other than for
     the same partner (the same 使用单位 credit code): the 多机构登记 mark of
     ``RegisteredNumber.objects.with_shared_mark`` (issue 9 §6), counted, never refused."""
+    return _shared(f"{BATCH} s WHERE s.job_id = %s", [job_id], institution_id)
+
+
+def shared_since(after_id: int, job_id: int, institution_id: int) -> int:
+    """:func:`shared_in_batch` for the rows a first register copied straight into the
+    register: this job's rows with an id above ``after_id`` (one batch)."""
+    return _shared(
+        "registry_registerednumber s WHERE s.id > %s AND s.source_job_id = %s",
+        [after_id, job_id],
+        institution_id,
+    )
+
+
+def _shared(rows: str, params: list, institution_id: int) -> int:
     probe = " OFFSET 0" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT COUNT(*) FROM {BATCH} s
-            WHERE s.job_id = %s AND EXISTS (
+            SELECT COUNT(*) FROM {rows} AND EXISTS (
                 SELECT 1 FROM registry_registerednumber r
                 WHERE r.number = s.number AND r.status = %s AND r.institution_id <> %s
                   AND NOT (s.user_credit_code <> '' AND r.user_credit_code = s.user_credit_code)
                 {probe})
             """,  # noqa: S608 - constants
-            [job_id, Status.ACTIVE, institution_id],
+            [*params, Status.ACTIVE, institution_id],
         )
+        return cursor.fetchone()[0]
+
+
+def last_number_id() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM registry_registerednumber")
         return cursor.fetchone()[0]
 
 
@@ -290,7 +301,24 @@ class RegisterStaging(FormStaging):
     """The register's step of the engine's one transaction: each batch in a temporary
     table (the engine loads it: COPY or batched inserts), its 多机构登记 rows counted, and,
     while the file is valid, merged at once; replace mode also keeps the whole file in the
-    staging table, to end the numbers it does not contain."""
+    staging table, to end the numbers it does not contain.
+
+    An institution's first register (none of its numbers active when the import took the
+    merge lock; the engine never hands on a number twice, repeats are errors): every row is
+    new, so each batch is copied straight into the register, without the batch table, and
+    replace mode has nothing to end. Measured on a 1M-row register: 2 s less of PostgreSQL's
+    CPU (the batch table's COPY and TRUNCATE) than staging it first."""
+
+    # The register's columns as the COPY lines of a first register give them.
+    DIRECT_COLUMNS = (
+        "institution_id",
+        "status",
+        "end_reason",
+        "source_job_id",
+        "created_by_id",
+        "created_at",
+        *NUMBER_COLUMNS,
+    )
 
     def __init__(self, job, ctx) -> None:
         self.job_id = job.pk
@@ -306,11 +334,24 @@ class RegisterStaging(FormStaging):
     def begin(self) -> None:
         clear_staging(self.job_id)
         begin_batches()
-        # An institution's first register: every row is new (checked under the lock; the
-        # engine never hands on a number twice: repeats are errors).
         self.first_register = not has_active_numbers(self.institution_id)
+        if self.first_register:
+            now = timezone.now()
+            if connection.vendor != "postgresql":
+                now = connection.ops.adapt_datetimefield_value(now)
+            self.copy_prefix = (
+                self.institution_id,
+                Status.ACTIVE,
+                "",
+                self.job_id,
+                self.actor_id,
+                now,
+            )
+            self.copy_row_no = False
 
     def stage(self, batch: list[ValidRow]) -> dict:
+        if self.first_register:
+            return {}  # nothing to check against: merge_batch copies it into the register
         engine_staging.empty_table(BATCH)
         engine_staging.load_batch(BATCH, STAGING_COLUMNS, batch, prefix=(self.job_id,))
         if self.replace:
@@ -323,6 +364,14 @@ class RegisterStaging(FormStaging):
         return {}
 
     def merge_batch(self, batch: list[ValidRow]) -> None:
+        if self.first_register:
+            after = last_number_id()
+            engine_staging.load_batch(
+                NUMBERS, self.DIRECT_COLUMNS, batch, prefix=self.copy_prefix, row_no=False
+            )
+            self.shared += shared_since(after, self.job_id, self.institution_id)
+            self.counts.created += len(batch)
+            return
         step = merge(
             job_id=self.job_id,
             institution_id=self.institution_id,
@@ -331,7 +380,6 @@ class RegisterStaging(FormStaging):
             today=self.today,
             source=BATCH,
             staged=len(batch),
-            all_new=self.first_register,
         )
         self.counts.created += step.created
         self.counts.updated += step.updated
@@ -339,7 +387,7 @@ class RegisterStaging(FormStaging):
 
     def complete(self) -> dict[str, int]:
         end_batches()
-        if self.replace:
+        if self.replace and not self.first_register:
             self.counts.ended = end_absent_numbers(
                 job_id=self.job_id, institution_id=self.institution_id, today=self.today
             )

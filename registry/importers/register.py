@@ -227,23 +227,28 @@ ROW_COLUMNS = (NUMBER, KIND, MAIN_PORT, *ATTRIBUTE_COLUMNS)
 
 
 def _row_getter(columns: dict[str, int]):
-    """``cells`` (padded, see validate_cells) -> the texts of ROW_COLUMNS, in C
-    (operator.itemgetter); an absent column reads the padding cell at the end (-1)."""
+    """``cells`` (padded, see validate_cells) -> the texts of the number's three columns
+    and the tuple of ATTRIBUTE_COLUMNS, in C (operator.itemgetter); an absent column reads
+    the padding cell at the end (-1). Returns ``(width, padded, number_getter,
+    attribute_getter)``: rows at least ``width`` long need no padding when ``padded`` is
+    False (every column is in the file)."""
+    indexes = [columns.get(name, -1) for name in ROW_COLUMNS]
     width = max(columns.values(), default=-1) + 1
-    return width, itemgetter(*(columns.get(name, -1) for name in ROW_COLUMNS))
+    return width, -1 in indexes, itemgetter(*indexes[:3]), itemgetter(*indexes[3:])
 
 
 def validate_cells(cells: list[str], columns: dict[str, int], ctx: Context) -> RowResult:
     """``validate_row`` for one sheet row: ``columns`` maps canonical columns to indexes
-    (the same dict for every row of a file: its getter is built once)."""
+    (the same dict for every row of a file: its getters are built once)."""
     plan = ctx.row_plan
     if plan is None or plan[0] is not columns:
         plan = ctx.row_plan = (columns, *_row_getter(columns))
-    _, width, texts = plan
-    # At least one empty cell after the last: every column's index exists, and -1 is ''.
-    cells = cells + [""] * max(width + 1 - len(cells), 1)
-    raw, kind_label, main_raw, *attributes = texts(cells)
-    return _validate(raw, kind_label, main_raw, tuple(attributes), ctx)
+    _, width, padded, number_texts, attribute_texts = plan
+    if padded or len(cells) < width:
+        # At least one empty cell after the last: every index exists, and -1 is ''.
+        cells = cells + [""] * max(width + 1 - len(cells), 1)
+    raw, kind_label, main_raw = number_texts(cells)
+    return _validate(raw, kind_label, main_raw, attribute_texts(cells), ctx)
 
 
 def validate_row(get: Callable[[str], str], ctx: Context) -> RowResult:

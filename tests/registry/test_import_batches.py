@@ -67,6 +67,75 @@ def test_a_first_register_in_batches_inserts_every_row(inst_alice, tmp_path):
     assert RegisteredNumber.objects.count() == 14
 
 
+# The columns of a registration that an import sets (not its id, nor the job's time).
+STORED = (
+    "number",
+    "kind",
+    "raw",
+    "main_port",
+    "is_sub_port",
+    "purpose",
+    "user_type",
+    "user_name",
+    "user_credit_code",
+    "partner_id",
+    "carrier",
+    "document_number",
+    "valid_from",
+    "valid_to",
+    "remark",
+    "fingerprint",
+    "status",
+    "end_reason",
+    "created_by_id",
+)
+
+
+def _stored(job):
+    rows = RegisteredNumber.objects.filter(source_job=job).order_by("number")
+    return [tuple(r) for r in rows.values_list(*STORED)]
+
+
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+def test_a_first_register_copied_straight_in_equals_one_staged_and_merged(
+    inst_alice, inst_bob, tmp_path, mode
+):
+    """A first register skips the batch table (each batch is copied into the register):
+    its rows are those the staged merge writes for the same file, every batch's 多机构登记
+    numbers are counted (issue 9 item 6), and replace mode ends nothing."""
+    seed(inst_bob, tmp_path, ["13700137000", "13700137001"], name="bob.xlsx")
+    rows = [line(f"1380013800{i}", 用途=["营销", "催收"][i % 2]) for i in range(5)]
+    rows += [line("13700137000"), line("10690123450"), line("13700137001")]
+    first = run(inst_alice, write_xlsx(tmp_path / "a.xlsx", rows), mode=mode)
+    assert first.status == ImportStatus.DONE, first.message
+    assert (first.created, first.updated, first.unchanged, first.ended) == (8, 0, 0, 0)
+    assert first.counts == {"shared": 2}
+    # The same file for an institution that already has a number: staged, then merged.
+    seed(inst_bob, tmp_path, ["13600136000"], name="bob-more.xlsx")
+    rows_for_bob = [r for r in rows if not r["号码"].startswith("137")]
+    staged_job = run(inst_bob, write_xlsx(tmp_path / "b.xlsx", rows_for_bob), mode=mode)
+    assert staged_job.status == ImportStatus.DONE, staged_job.message
+    assert (staged_job.created, staged_job.ended) == (6, 3 if mode == "replace" else 0)
+    bob_rows = {r[0]: r for r in _stored(staged_job)}
+    for stored in _stored(first):
+        if stored[0] in bob_rows:
+            assert stored[:-1] == bob_rows[stored[0]][:-1]  # all but the uploader
+    assert {r[-1] for r in _stored(first)} == {inst_alice.pk}
+    assert {r.source_job_id for r in active(inst_alice.organisation).values()} == {first.pk}
+    assert staged(first) == 0
+
+
+def test_an_invalid_row_after_copied_batches_of_a_first_register_writes_nothing(
+    inst_alice, tmp_path
+):
+    before = snapshot()
+    rows = [line(f"1390013900{i}") for i in range(5)] + [line("13900139009", 用途="广告")]
+    job = run(inst_alice, write_xlsx(tmp_path / "a.xlsx", rows))
+    assert job.status == ImportStatus.REJECTED
+    assert [r[0] for r in error_rows(job)[1:]] == ["7"]
+    assert snapshot() == before
+
+
 def test_repeats_and_conflicts_in_later_batches_roll_back_the_merged_ones(
     inst_alice, inst_bob, tmp_path
 ):
@@ -189,3 +258,19 @@ def test_batch_queries_probe_indexes_on_sqlite_too(inst_alice, inst_bob, tmp_pat
                 assert not per_row, (sql, steps)
     finally:
         merging.end_batches()
+
+
+def test_a_registration_keeps_its_institution_without_a_database_constraint(inst_alice, tmp_path):
+    """The register's institution, job and creator carry no database constraint (a per-row
+    trigger on a million-row import), but the ORM still protects them: an institution with
+    registrations cannot be deleted."""
+    from django.db.models import ProtectedError
+
+    job = seed(inst_alice, tmp_path, ["13800138000"])
+    for name in ("institution", "source_job", "created_by"):
+        field = RegisteredNumber._meta.get_field(name)
+        assert field.db_constraint is False
+        assert field.remote_field.on_delete.__name__ == "PROTECT"
+    with pytest.raises(ProtectedError):
+        inst_alice.organisation.delete()
+    assert RegisteredNumber.objects.filter(source_job=job).count() == 1

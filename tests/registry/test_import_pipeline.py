@@ -742,14 +742,16 @@ def test_finished_job_is_not_run_again(inst_alice, tmp_path):
 
 
 def _crash(monkeypatch, *, after_merge: bool):
-    real = merging.merge
+    """The worker dies at a batch's merge (before or after its statements ran), whichever
+    way the batch merges (a first register copies straight into the register)."""
+    real = merging.RegisterStaging.merge_batch
 
-    def merge(**kwargs):
+    def merge_batch(self, batch):
         if after_merge:
-            real(**kwargs)
+            real(self, batch)
         raise RuntimeError("worker lost")
 
-    monkeypatch.setattr(merging, "merge", merge)
+    monkeypatch.setattr(merging.RegisterStaging, "merge_batch", merge_batch)
 
 
 def _alice_register(inst_alice, tmp_path):
