@@ -68,27 +68,7 @@ def test_a_first_register_in_batches_inserts_every_row(inst_alice, tmp_path):
 
 
 # The columns of a registration that an import sets (not its id, nor the job's time).
-STORED = (
-    "number",
-    "kind",
-    "raw",
-    "main_port",
-    "is_sub_port",
-    "purpose",
-    "user_type",
-    "user_name",
-    "user_credit_code",
-    "partner_id",
-    "carrier",
-    "document_number",
-    "valid_from",
-    "valid_to",
-    "remark",
-    "fingerprint",
-    "status",
-    "end_reason",
-    "created_by_id",
-)
+STORED = (*merging.NUMBER_COLUMNS, "status", "end_reason", "created_by_id")
 
 
 def _stored(job):
