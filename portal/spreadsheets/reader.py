@@ -187,8 +187,9 @@ class SheetData:
     # Workbooks: the last used Excel row number (an upper bound for progress bars, counts
     # title and blank rows too). CSV: None (unknown without reading the file).
     total_rows: int | None = None
-    _rows: Iterator[Row] | None = field(default=None, repr=False)
-    _source: Iterator[Row] | None = field(default=None, repr=False)
+    # Plain (number, cells) pairs (see ``pairs``); the source is what ``close`` closes.
+    _rows: Iterator[tuple[int, list[str]]] | None = field(default=None, repr=False)
+    _source: object | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[Row]:
         return map(as_row, self.pairs())

@@ -29,6 +29,22 @@ STAGING = "registry_numberstaging"
 NUMBERS = "registry_registerednumber"
 # One batch of the import being merged (PostgreSQL pipeline; a temporary table).
 BATCH = "registry_import_batch"
+# What an import sets on each new registration besides the file's values (import_values).
+IMPORT_COLUMNS = (
+    "institution_id",
+    "status",
+    "end_reason",
+    "source_job_id",
+    "created_by_id",
+    "created_at",
+)
+
+
+def import_values(*, institution_id: int, job_id: int, actor_id: int | None, now) -> tuple:
+    """The values of IMPORT_COLUMNS: an active registration of the institution, made by this
+    job for its uploader at ``now``."""
+    created_at = connection.ops.adapt_datetimefield_value(now)
+    return (institution_id, Status.ACTIVE, "", job_id, actor_id, created_at)
 
 
 @dataclass
@@ -134,28 +150,25 @@ def merge(
                 [Status.SUPERSEDED, now, institution_id, job_id, Status.ACTIVE],
             )
         counts.updated = cursor.rowcount
-        columns = ", ".join(NUMBER_COLUMNS)
+        columns = ", ".join((*IMPORT_COLUMNS, *NUMBER_COLUMNS))
+        marks = ", ".join(["%s"] * len(IMPORT_COLUMNS))
         selected = ", ".join(f"s.{c}" for c in NUMBER_COLUMNS)
         # OFFSET 0: a subplan probing the index once per batch row, never a join that
         # scans the institution's rows per batch (as stale statistics may make it plan).
         probe = " OFFSET 0" if source == BATCH and connection.vendor == "postgresql" else ""
         cursor.execute(
             f"""
-            INSERT INTO registry_registerednumber
-                (institution_id, {columns}, status, end_reason, source_job_id,
-                 created_by_id, created_at)
-            SELECT %s, {selected}, %s, '', %s, %s, %s
+            INSERT INTO registry_registerednumber ({columns})
+            SELECT {marks}, {selected}
             FROM {source} s
             WHERE s.job_id = %s AND NOT EXISTS (
                 SELECT 1 FROM registry_registerednumber r
                 WHERE r.institution_id = %s AND r.status = %s AND r.number = s.number{probe})
             """,  # noqa: S608 - column names are constants
             [
-                institution_id,
-                Status.ACTIVE,
-                job_id,
-                actor_id,
-                now,
+                *import_values(
+                    institution_id=institution_id, job_id=job_id, actor_id=actor_id, now=now
+                ),
                 job_id,
                 institution_id,
                 Status.ACTIVE,
@@ -310,15 +323,7 @@ class RegisterStaging(FormStaging):
     CPU (the batch table's COPY and TRUNCATE) than staging it first."""
 
     # The register's columns as the COPY lines of a first register give them.
-    DIRECT_COLUMNS = (
-        "institution_id",
-        "status",
-        "end_reason",
-        "source_job_id",
-        "created_by_id",
-        "created_at",
-        *NUMBER_COLUMNS,
-    )
+    DIRECT_COLUMNS = (*IMPORT_COLUMNS, *NUMBER_COLUMNS)
 
     def __init__(self, job, ctx) -> None:
         self.job_id = job.pk
@@ -336,16 +341,11 @@ class RegisterStaging(FormStaging):
         begin_batches()
         self.first_register = not has_active_numbers(self.institution_id)
         if self.first_register:
-            now = timezone.now()
-            if connection.vendor != "postgresql":
-                now = connection.ops.adapt_datetimefield_value(now)
-            self.copy_prefix = (
-                self.institution_id,
-                Status.ACTIVE,
-                "",
-                self.job_id,
-                self.actor_id,
-                now,
+            self.copy_prefix = import_values(
+                institution_id=self.institution_id,
+                job_id=self.job_id,
+                actor_id=self.actor_id,
+                now=timezone.now(),
             )
             self.copy_row_no = False
 
